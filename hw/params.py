@@ -1,0 +1,12 @@
+"""Hardware parameters of the on-sensor encoder (documented in README, overridable on the CLI)."""
+
+# 40 MHz bunch crossings: each track must be encoded within one crossing.
+LATENCY_BUDGET_NS = 25.0
+# The pipeline clock. 4 ns (250 MHz) is a common fabric clock; the testbench multiplies the
+# measured latency in cycles by this period and fails above the budget.
+CLOCK_PERIOD_NS = 4.0
+# da4ml splits the logic into pipeline stages of at most this many adder levels (its delay model
+# counts adder levels, not nanoseconds; 8 levels per 4 ns is an estimate, not a timing closure).
+ADDER_LEVELS_PER_STAGE = 8
+TOP_MODULE = "pixel_encoder_top"
+CORE_MODULE = "pixel_encoder_core"

