@@ -46,7 +46,9 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 256
     learning_rate: float = 3e-3
-    beta: float = 1.0  # weight of the KL term
+    # Weight of the KL term. 0.01 keeps all 8 latents active; at 1.0 the posterior collapses to
+    # one active latent and the on-chip score no longer separates loud pixels (AUC 0.58 vs 0.90).
+    beta: float = 0.01
     seed: int = 1
 
     @classmethod
