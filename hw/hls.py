@@ -69,9 +69,11 @@ def convert(keras_encoder, config: dict[str, Any], out_dir: Path, compile_csim: 
             project_name="pixel_encoder",
         )
     got = [(ly.name, ly.class_name, ly.get_output_variable().type.precision) for ly in hm.get_layers()]
-    if len(got) != len(EXPECTED_GRAPH) or any(
-        n != en or c != ec or not _precision_matches(p, ef) for (n, c, p), (en, ec, ef) in zip(got, EXPECTED_GRAPH, strict=True)
-    ):
+    same = len(got) == len(EXPECTED_GRAPH) and all(
+        n == en and c == ec and _precision_matches(p, ef)
+        for (n, c, p), (en, ec, ef) in zip(got, EXPECTED_GRAPH, strict=True)
+    )
+    if not same:
         desc = ", ".join(f"{n}:{c}:{p}" for n, c, p in got)
         raise HlsError(f"hls4ml converted graph differs from the declared encoder: {desc}")
     if compile_csim:

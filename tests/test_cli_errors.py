@@ -65,10 +65,8 @@ def test_wrong_width_vector(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("what", ["verilator", "make"])
 def test_missing_simulator(tmp_path: Path, what: str) -> None:
-    if what == "verilator":
-        env = {"PIXVAE_VERILATOR_ROOT": str(tmp_path)}
-    else:  # no make/g++ on PATH: Verilator cannot build anything
-        env = {"PATH": str(tmp_path)}
+    # An empty Verilator root, or a PATH without make/g++ (Verilator cannot build anything).
+    env = {"PIXVAE_VERILATOR_ROOT": str(tmp_path)} if what == "verilator" else {"PATH": str(tmp_path)}
     proc = pixvae("regress", "--run-dir", str(tmp_path / "run"), env=env)
     assert_one_line_error(proc, what)
     assert not (tmp_path / "run").exists()  # nothing was started
