@@ -14,6 +14,10 @@ from hw.toolchain import setup_verilator_env
 from tb import env
 
 
+class RegressionFailed(AssertionError):
+    """A cocotb test failed; the message names the first differences."""
+
+
 @dataclass
 class BuildInfo:
     build_dir: Path
@@ -65,6 +69,7 @@ def run(
     meta = R.load_meta(rtl_dir)
     results = results or build_dir / "regression.json"
     results.unlink(missing_ok=True)
+    results.parent.mkdir(parents=True, exist_ok=True)
     runner = get_runner("verilator")
     extra = {
         env.GOLDEN: str(Path(golden_dir).resolve()),
@@ -74,16 +79,27 @@ def run(
         env.BUDGET_NS: str(params.LATENCY_BUDGET_NS),
         env.SEED: str(seed),
     }
+    try:
+        _test(runner, meta.top, build_dir, results.parent, testcase, extra, waves, seed)
+    except SystemExit as e:  # cocotb's runner exits when a test fails
+        got = json.loads(results.read_text()) if results.is_file() else {}
+        first = "; ".join(got.get("first_mismatches", [])[:3]) or "see the cocotb log above"
+        raise RegressionFailed(f"cocotb test(s) {testcase or 'all'} failed: {first}") from e
+    return json.loads(results.read_text()) if results.is_file() else {}
+
+
+def _test(runner, top: str, build_dir: Path, test_dir: Path, testcase, extra: dict[str, str], waves: bool,
+          seed: int) -> None:
+    # Each run gets its own test_dir, so concurrent runs (pytest-xdist) share only the build.
     runner.test(
         test_module="tb.test_encoder",
-        hdl_toplevel=meta.top,
+        hdl_toplevel=top,
         hdl_toplevel_lang="verilog",
         testcase=testcase,
         build_dir=build_dir,
-        test_dir=build_dir,
+        test_dir=test_dir,
         extra_env=extra,
         waves=waves,
         seed=seed,
-        results_xml=str(Path(build_dir).resolve() / "results.xml"),
+        results_xml=str(test_dir.resolve() / "results.xml"),
     )
-    return json.loads(results.read_text()) if results.is_file() else {}

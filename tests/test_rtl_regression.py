@@ -34,7 +34,7 @@ def test_flipped_golden_bit_fails_the_rtl_regression(rtl_build: tuple[Path, Path
     lines[row + 1] = ",".join(cells)
     (gdir / G.VECTORS_FILE).write_text("\n".join(lines) + "\n")
     results = tmp_path / "r.json"
-    with pytest.raises(Exception):  # noqa: B017 - cocotb's runner raises a generic error on a failing test
+    with pytest.raises(runner.RegressionFailed, match=f"vector {row} "):
         runner.run(rtl_dir, gdir, sim_dir, testcase="regression", results=results)
     import json
 
