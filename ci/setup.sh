@@ -5,6 +5,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${PIXVAE_VENV:-.venv}
 PY=${PYTHON:-python3}
+# Icarus Verilog (Debian package) for the 4-state cross-check; installed when we may.
+if ! command -v iverilog >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "[setup] installing iverilog (apt-get)" >&2
+        (apt-get install -y -q iverilog >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q iverilog >/dev/null; }) \
+            || echo "[setup] warning: could not install iverilog; the Icarus tests will be skipped" >&2
+    else
+        echo "[setup] note: iverilog not found (apt-get install iverilog); the Icarus tests will be skipped" >&2
+    fi
+fi
 stamp="$VENV/.lock-sha256"
 want=$(cat ci/requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then

@@ -9,6 +9,7 @@ RND_CONV (half to even, as QKeras) is built here from da4ml's own operations.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import shutil
@@ -22,6 +23,10 @@ from hw import params
 from model import formats as F
 
 TEMPLATE = Path(__file__).parent / "rtl" / "pixel_encoder_top.v.tmpl"
+
+
+def generator_sha256() -> str:
+    return hashlib.sha256(Path(__file__).read_bytes() + TEMPLATE.read_bytes()).hexdigest()
 META_FILE = "rtl_meta.json"
 
 
@@ -39,6 +44,7 @@ class RtlMeta:
     estimated_luts: float  # da4ml's own estimate, not a synthesis result
     estimated_ffs: int
     sources: list[str]
+    generator_sha256: str  # of hw/rtl.py and the wrapper template: a changed generator re-exports
 
 
 def _kif(p) -> tuple[int, int, int]:
@@ -110,7 +116,7 @@ def _output_assigns(out_qint, core_bits: int) -> list[str]:
     from da4ml.cmvm.types import _minimal_kif
 
     lines, offset = [], 0
-    targets = [("out_mu", F.LATENT, j * F.LATENT.width) for j in range(F.N_LATENT)] + [("out_score", F.SCORE, 0)]
+    targets = [("core_mu", F.LATENT, j * F.LATENT.width) for j in range(F.N_LATENT)] + [("core_score", F.SCORE, 0)]
     for (port, fmt, base), q in zip(targets, out_qint, strict=True):
         k, i, f = (int(v) for v in _minimal_kif(q))
         width = k + i + f
@@ -190,6 +196,7 @@ def export_rtl(
         estimated_luts=float(comb.cost),
         estimated_ffs=int(pipe.reg_bits),
         sources=sources,
+        generator_sha256=generator_sha256(),
     )
     (out_dir / META_FILE).write_text(json.dumps(asdict(meta), indent=2) + "\n")
     return meta
@@ -205,4 +212,7 @@ def load_meta(rtl_dir: Path) -> RtlMeta:
     path = Path(rtl_dir) / META_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing (run `pixvae export`)")
-    return RtlMeta(**json.loads(path.read_text()))
+    try:
+        return RtlMeta(**json.loads(path.read_text()))
+    except (TypeError, json.JSONDecodeError):
+        raise FileNotFoundError(f"{path}: unreadable or from another version (run `pixvae export`)") from None

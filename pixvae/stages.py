@@ -85,9 +85,12 @@ def export(ref: reference.Reference, hls_dir: Path, rtl_dir: Path, adder_levels:
            hm=None) -> R.RtlMeta:
     meta_path = rtl_dir / R.META_FILE
     if meta_path.is_file():
-        old = R.load_meta(rtl_dir)
-        same = (old.model_hash, old.adder_levels_per_stage, old.clock_period_ns)
-        if same == (ref.model_hash, adder_levels, clock_ns):
+        try:
+            old = R.load_meta(rtl_dir)
+        except FileNotFoundError:
+            old = None
+        same = old and (old.model_hash, old.adder_levels_per_stage, old.clock_period_ns, old.generator_sha256)
+        if same == (ref.model_hash, adder_levels, clock_ns, R.generator_sha256()):
             log(f"export: reusing RTL in {rtl_dir}")
             return old
     hm = hm or convert(ref, hls_dir, compile_csim=False)

@@ -1,7 +1,9 @@
-"""Build the encoder RTL with Verilator through cocotb's runner and run the cocotb tests."""
+"""Build the encoder RTL through cocotb's runner (Verilator, or Icarus for the 4-state
+cross-check) and run the cocotb tests of tb.test_encoder."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -10,8 +12,14 @@ from typing import Any
 
 from hw import params
 from hw import rtl as R
-from hw.toolchain import setup_verilator_env
+from hw.toolchain import require_icarus, setup_verilator_env
 from tb import env
+
+SIMULATORS = ("verilator", "icarus")
+# Width warnings come from da4ml's generated arithmetic, which relies on Verilog's sizing rules.
+VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC"]
+# With waves: trace the top and the core's ports only (the core's internals are thousands of wires).
+VERILATOR_WAVE_ARGS = ["--trace-depth", "2", "--trace-underscore"]
 
 
 class RegressionFailed(AssertionError):
@@ -25,25 +33,34 @@ class BuildInfo:
     cached: bool
 
 
-def build(rtl_dir: Path, build_dir: Path, waves: bool = False) -> BuildInfo:
-    """Verilator build; cocotb's runner skips make's work when nothing changed (cached)."""
+def _prepare(sim: str) -> None:
+    if sim == "verilator":
+        setup_verilator_env()
+    elif sim == "icarus":
+        require_icarus()
+    else:
+        raise ValueError(f"unknown simulator {sim!r} ({', '.join(SIMULATORS)})")
+
+
+def build(rtl_dir: Path, build_dir: Path, waves: bool = False, sim: str = "verilator") -> BuildInfo:
+    """Compile the RTL; skipped (cached) when the same sources were already built there."""
     from cocotb_tools.runner import get_runner
 
-    setup_verilator_env()
+    _prepare(sim)
     meta = R.load_meta(rtl_dir)
     stamp = build_dir / "pixvae_build.json"
-    key = {"model_hash": meta.model_hash, "sources": meta.sources, "waves": waves,
-           "mtimes": [(rtl_dir / s).stat().st_mtime_ns for s in meta.sources]}
-    cached = stamp.is_file() and json.loads(stamp.read_text()) == key and (build_dir / meta.top).is_file()
+    digest = hashlib.sha256(b"".join((rtl_dir / s).read_bytes() for s in meta.sources)).hexdigest()
+    key = {"sim": sim, "sources": meta.sources, "sha256": digest, "waves": waves, "args": VERILATOR_ARGS}
+    cached = stamp.is_file() and json.loads(stamp.read_text()) == key
     t0 = time.perf_counter()
     if not cached:
         build_dir.mkdir(parents=True, exist_ok=True)
-        runner = get_runner("verilator")
-        runner.build(
+        args = VERILATOR_ARGS + (VERILATOR_WAVE_ARGS if waves else []) if sim == "verilator" else []
+        get_runner(sim).build(
             sources=[rtl_dir / s for s in meta.sources],
             hdl_toplevel=meta.top,
             build_dir=build_dir,
-            build_args=["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC"],
+            build_args=args,
             waves=waves,
             timescale=("1ns", "1ps"),
             log_file=build_dir / "build.log",
@@ -61,16 +78,17 @@ def run(
     clock_ns: float | None = None,
     waves: bool = False,
     seed: int = 1,
+    sim: str = "verilator",
 ) -> dict[str, Any]:
-    """Run cocotb tests from tb.test_encoder; raises when any fails. Returns the results JSON."""
+    """Run cocotb tests; raises RegressionFailed when any fails. Returns the results JSON if written."""
     from cocotb_tools.runner import get_runner
 
-    setup_verilator_env()
+    _prepare(sim)
     meta = R.load_meta(rtl_dir)
     results = results or build_dir / "regression.json"
     results.unlink(missing_ok=True)
-    results.parent.mkdir(parents=True, exist_ok=True)
-    runner = get_runner("verilator")
+    test_dir = results.parent  # per run, so concurrent runs (pytest-xdist) share only the build
+    test_dir.mkdir(parents=True, exist_ok=True)
     extra = {
         env.GOLDEN: str(Path(golden_dir).resolve()),
         env.RTL: str(Path(rtl_dir).resolve()),
@@ -80,26 +98,21 @@ def run(
         env.SEED: str(seed),
     }
     try:
-        _test(runner, meta.top, build_dir, results.parent, testcase, extra, waves, seed)
+        get_runner(sim).test(
+            test_module="tb.test_encoder",
+            hdl_toplevel=meta.top,
+            hdl_toplevel_lang="verilog",
+            testcase=testcase,
+            build_dir=build_dir,
+            test_dir=test_dir,
+            extra_env=extra,
+            waves=waves,
+            seed=seed,
+            timescale=("1ns", "1ps") if sim == "icarus" else None,
+            results_xml=str(test_dir.resolve() / "results.xml"),
+        )
     except SystemExit as e:  # cocotb's runner exits when a test fails
         got = json.loads(results.read_text()) if results.is_file() else {}
         first = "; ".join(got.get("first_mismatches", [])[:3]) or "see the cocotb log above"
-        raise RegressionFailed(f"cocotb test(s) {testcase or 'all'} failed: {first}") from e
+        raise RegressionFailed(f"cocotb test(s) {testcase or 'all'} failed under {sim}: {first}") from e
     return json.loads(results.read_text()) if results.is_file() else {}
-
-
-def _test(runner, top: str, build_dir: Path, test_dir: Path, testcase, extra: dict[str, str], waves: bool,
-          seed: int) -> None:
-    # Each run gets its own test_dir, so concurrent runs (pytest-xdist) share only the build.
-    runner.test(
-        test_module="tb.test_encoder",
-        hdl_toplevel=top,
-        hdl_toplevel_lang="verilog",
-        testcase=testcase,
-        build_dir=build_dir,
-        test_dir=test_dir,
-        extra_env=extra,
-        waves=waves,
-        seed=seed,
-        results_xml=str(test_dir.resolve() / "results.xml"),
-    )

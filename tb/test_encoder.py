@@ -1,98 +1,226 @@
 """cocotb tests of the pixel encoder RTL against the golden vectors (bit-exact).
 
-Timing convention: inputs are written and outputs sampled at the falling edge, so every value
-is stable when read and is captured by the next rising edge. A track written before rising edge
-a is accepted at edge a; its output is seen after rising edge a + latency.
+`regression` streams every golden vector back to back; the other tests stress the protocol:
+random input-valid gaps, reset with tracks in flight, the anomaly flag around its threshold,
+quiet outputs when idle, and (under Icarus, which is 4-state) no X on any output after reset.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import time
 
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge
+from cocotb.triggers import FallingEdge, RisingEdge
 
 from hw import golden as G
 from hw import rtl as R
+from model import fixed_ref
 from tb import env
-from tb.protocol import Observed, pack_inputs, unpack_mu
+from tb.protocol import Scoreboard, pack_inputs, stream
+
+# Under Icarus (about 45 cycles/s) the protocol tests run on this many vectors.
+SLOW_SIM_VECTORS = 48
+
+
+def setup():
+    meta = R.load_meta(env.path(env.RTL))
+    g = G.load(env.path(env.GOLDEN), expected_hash=meta.model_hash)
+    clock_ns = float(os.environ.get(env.CLOCK_NS, meta.clock_period_ns))
+    return meta, g, clock_ns
+
+
+def subset(g: G.Golden, sim: str) -> np.ndarray:
+    """All vectors under Verilator; under a slow simulator an even spread over every set."""
+    if "verilator" in sim.lower():
+        return np.arange(len(g))
+    return np.linspace(0, len(g) - 1, SLOW_SIM_VECTORS).astype(int)
+
+
+async def reset(dut, cycles: int) -> None:
+    """Hold rst over `cycles` rising edges, release it at a falling edge.
+
+    Rising edges are counted, not falling ones: the clock's first falling "edge" is its start
+    from X to 0 in a 4-state simulator, before any rising edge could sample the reset.
+    """
+    dut.rst.value = 1
+    for _ in range(cycles):
+        await RisingEdge(dut.clk)
+    await FallingEdge(dut.clk)
+    dut.rst.value = 0
 
 
 async def start(dut, clock_ns: float, threshold_raw: int) -> None:
     Clock(dut.clk, clock_ns, unit="ns").start(start_high=False)
-    dut.rst.value = 1
     dut.in_valid.value = 0
     dut.in_data.value = 0
     dut.score_threshold.value = threshold_raw
-    for _ in range(3):
-        await FallingEdge(dut.clk)
-    dut.rst.value = 0
+    await reset(dut, 2)
 
 
-def sample(dut, cycle: int) -> Observed | None:
-    if not int(dut.out_valid.value):
-        return None
-    return Observed(cycle, unpack_mu(dut.out_mu.value.to_unsigned()), dut.out_score.value.to_unsigned(),
-                    int(dut.out_flag.value))
+def compare(g: G.Golden, board: Scoreboard, idx: np.ndarray, threshold: np.ndarray | None = None) -> list[str]:
+    """Scoreboard errors plus every output field that differs from golden (threshold per output)."""
+    pos = np.array([i for i, _ in board.matched], dtype=np.int64)
+    rows = idx[pos]
+    sub = G.Golden(g.path, g.ids[rows], g.sets[rows], g.x[rows], g.mu[rows], g.score[rows], g.flag[rows], g.manifest)
+    if threshold is not None:  # a threshold per offered track instead of the manifest's
+        sub.flag = np.array([fixed_ref.flag(s, int(t)) for s, t in zip(sub.score, threshold[pos], strict=True)])
+    mu = np.array([o.mu for _, o in board.matched], dtype=np.int64).reshape(-1, 8)
+    score = np.array([o.score for _, o in board.matched], dtype=np.int64)
+    flag = np.array([o.flag for _, o in board.matched], dtype=np.int64)
+    return board.errors + G.diff_against(sub, mu, score, flag, "RTL")
+
+
+def report(errors: list[str]) -> None:
+    results = env.path(env.RESULTS)
+    if errors and not results.exists():  # lets the runner name the first problems in its exception
+        results.write_text(json.dumps({"first_mismatches": errors[:20]}, indent=2) + "\n")
+    assert not errors, f"{len(errors)} problems; first: " + " | ".join(errors[:5])
 
 
 @cocotb.test()
 async def regression(dut) -> None:
     """Stream every golden vector back to back (II = 1) and compare each output bit for bit."""
-    meta = R.load_meta(env.path(env.RTL))
-    g = G.load(env.path(env.GOLDEN), expected_hash=meta.model_hash)
-    clock_ns = float(os.environ.get(env.CLOCK_NS, meta.clock_period_ns))
+    meta, g, clock_ns = setup()
     budget_ns = float(os.environ.get(env.BUDGET_NS, 25.0))
-    words = pack_inputs(g.x)
+    idx = subset(g, cocotb.SIM_NAME)
     await start(dut, clock_ns, g.threshold_raw)
-
-    accepted: list[int] = []
-    seen: list[Observed] = []
-    cycle = 0
+    board = Scoreboard(meta.latency_cycles)
     t0 = time.perf_counter()
-    n, limit = len(words), len(words) + meta.latency_cycles + 50
-    while cycle < limit and len(seen) < n:
-        if cycle < n:
-            dut.in_valid.value = 1
-            dut.in_data.value = words[cycle]
-        else:
-            dut.in_valid.value = 0
-        await FallingEdge(dut.clk)
-        cycle += 1  # one rising edge has passed
-        if cycle <= n:
-            accepted.append(cycle)
-        obs = sample(dut, cycle)
-        if obs is not None:
-            seen.append(obs)
+    cycles = await stream(dut, pack_inputs(g.x[idx]), lambda c: True, board)
     wall = time.perf_counter() - t0
-
-    assert len(seen) == n, f"{n} tracks accepted, {len(seen)} outputs seen (lost or duplicated outputs)"
-    latencies = np.array([o.cycle - a for o, a in zip(seen, accepted, strict=True)])
-    mu = np.array([o.mu for o in seen], dtype=np.int64)
-    score = np.array([o.score for o in seen], dtype=np.int64)
-    flag = np.array([o.flag for o in seen], dtype=np.int64)
-    diffs = G.diff_against(g, mu, score, flag, "RTL")
-    latency = int(latencies.max())
+    errors = compare(g, board, idx)
+    out_cycles = [o.cycle for _, o in board.matched]
+    latency = meta.latency_cycles
+    diffs = [e for e in errors if e.startswith("vector ") and ": RTL " in e]
     results = {
-        "vectors": n,
+        "simulator": cocotb.SIM_NAME,
+        "vectors": len(board.matched),
         "mismatched_vectors": len({d.split()[1] for d in diffs}),
         "mismatched_fields": len(diffs),
+        "protocol_errors": len(errors) - len(diffs),
         "latency_cycles": latency,
         "latency_ns": latency * clock_ns,
         "budget_ns": budget_ns,
         "clock_period_ns": clock_ns,
-        "initiation_interval": 1 if np.all(np.diff([o.cycle for o in seen]) == 1) else None,
-        "cycles": cycle,
-        "cycles_per_s": cycle / wall,
-        "first_mismatches": diffs[:20],
+        "initiation_interval": 1 if np.all(np.diff(out_cycles) == 1) else None,
+        "cycles": cycles,
+        "cycles_per_s": cycles / wall,
+        "first_mismatches": errors[:20],
     }
     env.path(env.RESULTS).write_text(json.dumps(results, indent=2) + "\n")
-    assert not diffs, f"{len(diffs)} output fields differ; first: " + " | ".join(diffs[:5])
-    assert np.all(latencies == meta.latency_cycles), f"latency varies: {sorted(set(latencies.tolist()))} cycles"
+    assert len(board.matched) == len(idx), f"{len(idx)} tracks offered, {len(board.matched)} outputs"
+    report(errors)
     assert latency * clock_ns <= budget_ns, (
         f"latency {latency} cycles x {clock_ns} ns = {latency * clock_ns} ns exceeds the {budget_ns} ns budget"
     )
+
+
+@cocotb.test()
+async def random_gaps(dut) -> None:
+    """Random input-valid gaps for several seeds: outputs in order, none lost, none duplicated."""
+    meta, g, clock_ns = setup()
+    idx = subset(g, cocotb.SIM_NAME)
+    await start(dut, clock_ns, g.threshold_raw)
+    cycle, errors = 0, []
+    base = int(os.environ.get(env.SEED, "1"))
+    for seed in range(base, base + 4):
+        rng = random.Random(seed)
+        p_valid = rng.choice([0.2, 0.5, 0.8])
+        order = np.array(rng.sample(range(len(idx)), min(len(idx), 600)))
+        board = Scoreboard(meta.latency_cycles)
+        cycle = await stream(dut, pack_inputs(g.x[idx[order]]), lambda c, r=rng, p=p_valid: r.random() < p,
+                             board, start_cycle=cycle)
+        errors += [f"seed {seed}: {e}" for e in compare(g, board, idx[order])]
+        if len(board.matched) != len(order):
+            errors.append(f"seed {seed}: {len(order)} tracks offered, {len(board.matched)} outputs")
+    report(errors)
+
+
+@cocotb.test()
+async def reset_in_flight(dut) -> None:
+    """Reset with tracks in the pipeline: none of them may come out; tracks after reset are exact."""
+    meta, g, clock_ns = setup()
+    idx = subset(g, cocotb.SIM_NAME)[:40]
+    await start(dut, clock_ns, g.threshold_raw)
+    lat = meta.latency_cycles
+    errors: list[str] = []
+    for hold in (1, 2, lat + 2):  # a one-cycle pulse, two cycles, and longer than the pipeline
+        board = Scoreboard(lat)
+        words = pack_inputs(g.x[idx])
+        # Fill the pipeline without draining, then assert reset while tracks are in flight.
+        cycle = await stream(dut, words[: lat - 1 if lat > 1 else 1], lambda c: True, board, drain=False)
+        board.flush()
+        dut.rst.value = 1
+        for _ in range(hold):
+            await FallingEdge(dut.clk)
+            cycle += 1
+            if int(dut.out_valid.value):
+                errors.append(f"reset held {hold}: out_valid high during reset")
+        dut.rst.value = 0
+        for _ in range(lat + 2):  # anything accepted before the reset would surface now
+            await FallingEdge(dut.clk)
+            cycle += 1
+            if int(dut.out_valid.value):
+                errors.append(f"reset held {hold}: stale output at edge {cycle} after reset")
+        board = Scoreboard(lat)
+        await stream(dut, words, lambda c: True, board, start_cycle=cycle)
+        errors += [f"after reset ({hold}): {e}" for e in compare(g, board, idx)]
+    report(errors)
+
+
+@cocotb.test()
+async def threshold_flag(dut) -> None:
+    """The anomaly flag at, just below and just above each track's score (score > threshold)."""
+    meta, g, clock_ns = setup()
+    idx = subset(g, cocotb.SIM_NAME)[:300]
+    await start(dut, clock_ns, 0)
+    deltas = (-1, 0, 1)
+    scores = g.score[idx]
+    # The output appearing at edge c + latency belongs to the track accepted at edge c; set the
+    # threshold for it one cycle ahead (the flag compares combinationally at the output).
+    thresholds = np.clip(scores + np.resize(deltas, len(idx)), 0, (1 << 18) - 1)
+    lat = meta.latency_cycles
+
+    def set_threshold(cycle: int) -> None:
+        k = cycle - lat  # index of the track whose output is sampled after this cycle's edge
+        dut.score_threshold.value = int(thresholds[k]) if 0 <= k < len(idx) else 0
+
+    board = Scoreboard(lat)
+    await stream(dut, pack_inputs(g.x[idx]), lambda c: True, board, each_cycle=set_threshold)
+    report(compare(g, board, idx, threshold=thresholds))
+    flags = [o.flag for _, o in board.matched]
+    assert {0, 1} <= set(flags), "the threshold sweep must exercise both flag values"
+
+
+@cocotb.test()
+async def quiet_when_idle_and_no_x(dut) -> None:
+    """After reset, every output is a known value on every cycle, and zero while out_valid is low.
+
+    Verilator is 2-state, so the X part only bites under Icarus; the zero check runs everywhere.
+    """
+    meta, g, clock_ns = setup()
+    idx = subset(g, cocotb.SIM_NAME)[:24]
+    Clock(dut.clk, clock_ns, unit="ns").start(start_high=False)
+    dut.in_valid.value = 0
+    dut.score_threshold.value = g.threshold_raw
+    await reset(dut, 1)  # a single reset edge; in_data left undriven (X in a 4-state simulator) on purpose
+    errors: list[str] = []
+    words = pack_inputs(g.x[idx])
+    for cycle in range(len(words) + 3 * meta.latency_cycles):
+        offer = cycle % 3 == 0 and cycle // 3 < len(words)
+        dut.in_valid.value = int(offer)
+        if offer:
+            dut.in_data.value = words[cycle // 3]
+        await FallingEdge(dut.clk)
+        for name in ("out_valid", "out_mu", "out_score", "out_flag"):
+            if not getattr(dut, name).value.is_resolvable:
+                errors.append(f"edge {cycle + 1}: {name} = {getattr(dut, name).value} (X or Z after reset)")
+        idle = not errors and not int(dut.out_valid.value)
+        if idle and (int(dut.out_mu.value) or int(dut.out_score.value) or int(dut.out_flag.value)):
+                errors.append(f"edge {cycle + 1}: outputs not zero while out_valid is low")
+    report(errors)

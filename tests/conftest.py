@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 from pathlib import Path
@@ -35,17 +37,48 @@ def hls_model(ref: reference.Reference, tmp_path_factory: pytest.TempPathFactory
     return hls.convert(reference.to_keras(ref.weights), ref.hls_config, tmp_path_factory.mktemp("hls4ml"))
 
 
+@contextlib.contextmanager
+def build_lock():
+    """One pytest-xdist worker exports and builds; the others wait, then reuse its build."""
+    BUILD.mkdir(parents=True, exist_ok=True)
+    with open(BUILD / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
-def rtl_build(ref: reference.Reference, hls_model) -> tuple[Path, Path]:
-    """(rtl_dir, verilator build dir) for the committed model; the build is reused across sessions."""
+def rtl_dir(ref: reference.Reference) -> Path:
+    """The committed model exported to Verilog (reused while model and generator are unchanged)."""
     from hw import params
     from pixvae import stages
+
+    with build_lock():
+        stages.export(ref, BUILD / "hls4ml", BUILD / "rtl", params.ADDER_LEVELS_PER_STAGE, params.CLOCK_PERIOD_NS)
+    return BUILD / "rtl"
+
+
+def _built(rtl_dir: Path, sim: str) -> tuple[Path, Path]:
     from tb import runner
 
-    rtl_dir, sim_dir = BUILD / "rtl", BUILD / "sim_build"
-    stages.export(ref, BUILD / "hls4ml", rtl_dir, params.ADDER_LEVELS_PER_STAGE, params.CLOCK_PERIOD_NS, hm=hls_model)
-    runner.build(rtl_dir, sim_dir)
+    sim_dir = BUILD / f"{sim}_build"
+    with build_lock():
+        runner.build(rtl_dir, sim_dir, sim=sim)
     return rtl_dir, sim_dir
+
+
+@pytest.fixture(scope="session")
+def rtl_build(rtl_dir: Path) -> tuple[Path, Path]:
+    """(rtl_dir, Verilator build dir) for the committed model."""
+    return _built(rtl_dir, "verilator")
+
+
+@pytest.fixture(scope="session")
+def icarus_build(rtl_dir: Path) -> tuple[Path, Path]:
+    """(rtl_dir, Icarus build dir) for the committed model."""
+    return _built(rtl_dir, "icarus")
 
 
 def copy_tree(src: Path, dst: Path) -> Path:
