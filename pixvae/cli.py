@@ -169,6 +169,34 @@ def regress(run_dir: Path, clock_ns: float, adder_levels: int) -> None:
     _finish(_sim(run, COMMITTED_REFERENCE, COMMITTED_GOLDEN, clock_ns, adder_levels), run)
 
 
+@main.command("waves")
+@click.option("--run-dir", type=click.Path(path_type=Path), default=Path("build/regress"), show_default=True)
+@click.option("--reference", type=click.Path(path_type=Path), default=COMMITTED_REFERENCE, show_default=True)
+@click.option("--golden", "golden_dir", type=click.Path(path_type=Path), default=COMMITTED_GOLDEN,
+              show_default=True)
+@click.option("--track", type=int, default=None,
+              help="Golden vector id to record alone and draw as a PNG [default: the whole regression, VCD only].")
+@clock_opt
+@levels_opt
+@one_line_errors
+def waves_cmd(run_dir: Path, reference: Path, golden_dir: Path, track: int | None, clock_ns: float,
+              adder_levels: int) -> None:
+    """Record waveforms (VCD, readable port names) and render one track's first cycles to PNG."""
+    from hw.golden import load as load_golden
+    from hw.toolchain import setup_verilator_env
+    from pixvae import stages
+
+    setup_verilator_env()
+    run = RunPaths(run_dir)
+    ref = _ref(reference, run)
+    g = load_golden(golden_dir, expected_hash=ref.model_hash)
+    if track is not None and track not in set(g.ids.tolist()):
+        raise click.BadParameter(f"vector {track} is not in {golden_dir} (ids {g.ids.min()}..{g.ids.max()})")
+    stages.export(ref, run.hls, run.rtl, adder_levels, clock_ns)
+    out = run.root / "waves" / (f"track_{track}" if track is not None else "regression")
+    stages.waves(run.rtl, golden_dir, run.root / "sim_build_waves", out, track, clock_ns)
+
+
 @main.command()
 @run_dir_opt
 @click.option("--profile", type=click.Choice(["short", "paper"]), default="short", show_default=True)

@@ -178,6 +178,33 @@ def simulate(rtl_dir: Path, golden_dir: Path, build_dir: Path, clock_ns: float |
     return results
 
 
+def waves(rtl_dir: Path, golden_dir: Path, build_dir: Path, out_dir: Path, track: int | None,
+          clock_ns: float | None = None) -> dict[str, Any]:
+    """Record a VCD (one track, or the whole regression when track is None) and, for one track, a PNG."""
+    from tb import runner, wave_png
+
+    meta = R.load_meta(rtl_dir)
+    log(f"waves: Verilator build with tracing in {build_dir}")
+    runner.build(rtl_dir, build_dir, waves=True)
+    test = "single_track" if track is not None else "regression"
+    runner.run(rtl_dir, golden_dir, build_dir, testcase=test, results=out_dir / "results.json", waves=True,
+               clock_ns=clock_ns, track=track)
+    vcd = out_dir / "dump.vcd"
+    got: dict[str, Any] = {"vcd": str(vcd)}
+    if track is not None:
+        png = wave_png.render(
+            vcd, out_dir / f"track_{track}.png", meta.top,
+            {"in_data": meta.input_bits, "score_threshold": meta.score_bits, "out_mu": meta.latent_bits,
+             "out_score": meta.score_bits},
+            clock_ns or meta.clock_period_ns, meta.latency_cycles, f"golden vector {track} through {meta.top}",
+        )
+        got["png"] = str(png)
+    log(f"waves: {vcd} (open with `gtkwave {vcd}` or `surfer {vcd}`)")
+    if "png" in got:
+        log(f"waves: picture {got['png']}")
+    return got
+
+
 def summary_lines(results: dict[str, Any]) -> list[str]:
     lat, ns, budget = results.get("latency_cycles"), results.get("latency_ns"), results.get("budget_ns",
                                                                                           params.LATENCY_BUDGET_NS)

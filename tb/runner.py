@@ -79,6 +79,7 @@ def run(
     waves: bool = False,
     seed: int = 1,
     sim: str = "verilator",
+    track: int | None = None,
 ) -> dict[str, Any]:
     """Run cocotb tests; raises RegressionFailed when any fails. Returns the results JSON if written."""
     from cocotb_tools.runner import get_runner
@@ -96,6 +97,7 @@ def run(
         env.CLOCK_NS: str(clock_ns or meta.clock_period_ns),
         env.BUDGET_NS: str(params.LATENCY_BUDGET_NS),
         env.SEED: str(seed),
+        **({env.TRACK: str(track)} if track is not None else {}),
     }
     try:
         get_runner(sim).test(

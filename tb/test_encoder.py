@@ -224,3 +224,20 @@ async def quiet_when_idle_and_no_x(dut) -> None:
         if idle and (int(dut.out_mu.value) or int(dut.out_score.value) or int(dut.out_flag.value)):
                 errors.append(f"edge {cycle + 1}: outputs not zero while out_valid is low")
     report(errors)
+
+
+@cocotb.test()
+async def single_track(dut) -> None:
+    """One chosen golden vector (env PIXVAE_TRACK) after reset and idle cycles, for waveforms."""
+    meta, g, clock_ns = setup()
+    track = int(os.environ.get(env.TRACK, "0"))
+    rows = np.flatnonzero(g.ids == track)
+    assert rows.size == 1, f"vector {track} is not in {g.path}"
+    await start(dut, clock_ns, g.threshold_raw)
+    for _ in range(2):
+        await FallingEdge(dut.clk)
+    board = Scoreboard(meta.latency_cycles)
+    await stream(dut, pack_inputs(g.x[rows]), lambda c: True, board)
+    for _ in range(3):
+        await FallingEdge(dut.clk)
+    report(compare(g, board, rows))
