@@ -198,6 +198,40 @@ def waves_cmd(run_dir: Path, reference: Path, golden_dir: Path, track: int | Non
 
 
 @main.command()
+@click.option("--profile", type=click.Choice(["short", "paper"]), default="short", show_default=True)
+@click.option("--version", default=None, help="Folder name under golden/candidates [default: UTC time + git sha].")
+@one_line_errors
+def candidate(profile: str, version: str | None) -> None:
+    """Model-change pipeline: retrain, export, new versioned golden folder, RTL regression, change report."""
+    from hw.toolchain import setup_verilator_env
+    from pixvae import candidate as C
+
+    setup_verilator_env()
+    dest = C.run(profile, version)
+    click.echo((dest / "CHANGE_REPORT.md").read_text())
+    if not json.loads((dest / "change_report.json").read_text())["candidate_rtl_regression"]["passed"]:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("build/bench"), show_default=True)
+@click.option("--tracks", type=int, default=55_000, show_default=True, help="Normal tracks (and x3 defect tracks).")
+@one_line_errors
+def bench(out: Path, tracks: int) -> None:
+    """Print harness speed figures: build times, cocotb vs C++ harness, full test sets through RTL."""
+    from hw.toolchain import setup_verilator_env
+    from pixvae import bench as B
+
+    setup_verilator_env()
+    fig = B.run(out, tracks)
+    click.echo("\n== harness benchmark (this machine; ratios matter more than seconds) ==")
+    for line in B.lines(fig):
+        click.echo(line)
+    if fig["full_mismatched_fields"]:
+        sys.exit(1)
+
+
+@main.command()
 @run_dir_opt
 @click.option("--profile", type=click.Choice(["short", "paper"]), default="short", show_default=True)
 @clock_opt

@@ -1,0 +1,100 @@
+"""Speed benchmark of the harness: figures, not pass/fail (the machine's load changes them).
+
+Prints the Verilator build time through cocotb (cold and cached), cocotb regression speed, the
+same RTL driven by the C++ bulk harness (ratio to cocotb), and the full test sets (55,000
+normal + 3 x 55,000 defect tracks) checked bit-exactly through the RTL, build included.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hw import golden as G
+from hw import params
+from model import fixed_ref, reference
+from pixvae import stages
+from pixvae.paths import COMMITTED_GOLDEN, COMMITTED_REFERENCE
+
+
+def full_test_codes(n: int, seed: int) -> tuple[dict[str, np.ndarray], float]:
+    """Encoder codes of n generated tracks and of the same tracks with each defect."""
+    from model import defects, features, generator
+
+    t0 = time.perf_counter()
+    ts = generator.generate(n, seed=seed, progress=True)
+    sets = {"normal": features.encoder_inputs(ts, seed=seed)}
+    for k, kind in enumerate(stages.DEFECT_KINDS):
+        bad = ts.subset(np.arange(n))
+        bad.charges, _ = defects.inject(ts.charges, kind, seed=seed + 1 + k)
+        sets[kind] = features.encoder_inputs(bad, seed=seed)
+    return sets, time.perf_counter() - t0
+
+
+def run(out: Path, n_full: int = 55_000, seed: int = 11) -> dict[str, Any]:
+    from tb import bulk, runner
+
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    ref = reference.load(COMMITTED_REFERENCE)
+    g = G.load(COMMITTED_GOLDEN, expected_hash=ref.model_hash)
+    rtl_dir = out / "rtl"
+    stages.export(ref, out / "hls4ml", rtl_dir, params.ADDER_LEVELS_PER_STAGE, params.CLOCK_PERIOD_NS)
+    fig: dict[str, Any] = {}
+
+    stages.log("bench: cocotb Verilator build (cold)")
+    fig["cocotb_build_cold_s"] = runner.build(rtl_dir, out / "cocotb_build").seconds
+    fig["cocotb_build_cached_s"] = runner.build(rtl_dir, out / "cocotb_build").seconds
+    stages.log("bench: cocotb regression on the committed golden vectors")
+    res = runner.run(rtl_dir, COMMITTED_GOLDEN, out / "cocotb_build", testcase="regression",
+                     results=out / "cocotb" / "r.json")
+    fig["cocotb_cycles_per_s"] = res["cycles_per_s"]
+    fig["cocotb_vectors"] = res["vectors"]
+
+    stages.log("bench: C++ bulk harness build (cold) and the same golden vectors")
+    t_check = time.perf_counter()
+    exe, fig["bulk_build_cold_s"], _ = bulk.build(rtl_dir, out / "bulk_build")
+    r = bulk.run(exe, g.x, g.threshold_raw)
+    assert not G.diff_against(g, r.mu, r.score, r.flag, "RTL"), "bulk harness disagrees with golden"
+
+    t_check = time.perf_counter() - t_check  # harness build + golden check
+    stages.log(f"bench: full test sets, {n_full} normal + 3 x {n_full} defect tracks")
+    sets, fig["full_data_prep_s"] = full_test_codes(n_full, seed)
+    t1 = time.perf_counter()
+    codes = np.concatenate(list(sets.values()))
+    mu = ref.weights.latent(codes)
+    score = fixed_ref.score_raw(mu)
+    r = bulk.run(exe, codes, g.threshold_raw)
+    bad = int(np.sum(r.mu != mu) + np.sum(r.score != score) + np.sum(r.flag != fixed_ref.flag(score, g.threshold_raw)))
+    fig["full_tracks"] = len(codes)
+    fig["full_mismatched_fields"] = bad
+    fig["full_latency_cycles"] = r.latency_cycles
+    fig["full_rtl_run_s"] = r.seconds
+    fig["bulk_cycles_per_s"] = len(codes) / r.seconds
+    fig["full_check_s_build_included"] = t_check + time.perf_counter() - t1
+    fig["raw_over_cocotb_speed"] = fig["bulk_cycles_per_s"] / fig["cocotb_cycles_per_s"]
+    (out / "bench.json").write_text(json.dumps(fig, indent=2) + "\n")
+    return fig
+
+
+def lines(fig: dict[str, Any]) -> list[str]:
+    return [
+        f"Verilator build via cocotb runner : cold {fig['cocotb_build_cold_s']:.1f} s, "
+        f"cached {fig['cocotb_build_cached_s']:.2f} s",
+        f"cocotb regression                 : {fig['cocotb_cycles_per_s']:.0f} cycles/s "
+        f"(= vectors/s at II=1, {fig['cocotb_vectors']} vectors)",
+        f"C++ bulk harness (same RTL)       : build {fig['bulk_build_cold_s']:.1f} s, "
+        f"{fig['bulk_cycles_per_s']:.0f} cycles/s",
+        f"raw / cocotb speed ratio          : {fig['raw_over_cocotb_speed']:.0f}x",
+        f"full test sets                    : {fig['full_tracks']} tracks, "
+        f"{fig['full_mismatched_fields']} mismatched output fields, latency {fig['full_latency_cycles']} cycles",
+        f"  checked through RTL in          : {fig['full_check_s_build_included']:.1f} s, build included "
+        f"(goal < 120 s); RTL run {fig['full_rtl_run_s']:.2f} s",
+        f"  track generation + encoding     : {fig['full_data_prep_s']:.1f} s (not part of the check)",
+    ]
