@@ -11,6 +11,7 @@ RESULTS = "PIXVAE_RESULTS"  # where a test writes its JSON results
 CLOCK_NS = "PIXVAE_CLOCK_NS"  # clock period, ns
 BUDGET_NS = "PIXVAE_BUDGET_NS"  # latency budget, ns
 SEED = "PIXVAE_TB_SEED"
+SHARD = "PIXVAE_SHARD"  # "k/n": run only vectors whose position modulo n is k
 TRACK = "PIXVAE_TRACK"  # golden vector id for the single_track test
 
 

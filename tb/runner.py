@@ -80,6 +80,7 @@ def run(
     seed: int = 1,
     sim: str = "verilator",
     track: int | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """Run cocotb tests; raises RegressionFailed when any fails. Returns the results JSON if written."""
     from cocotb_tools.runner import get_runner
@@ -98,6 +99,7 @@ def run(
         env.BUDGET_NS: str(params.LATENCY_BUDGET_NS),
         env.SEED: str(seed),
         **({env.TRACK: str(track)} if track is not None else {}),
+        **({env.SHARD: f"{shard[0]}/{shard[1]}"} if shard is not None else {}),
     }
     try:
         get_runner(sim).test(

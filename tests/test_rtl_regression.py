@@ -23,6 +23,19 @@ def test_rtl_matches_golden_within_budget(rtl_build: tuple[Path, Path], golden: 
     assert res["initiation_interval"] == 1
 
 
+N_SHARDS = 4
+
+
+@pytest.mark.parametrize("shard", range(N_SHARDS))
+def test_rtl_regression_shard(rtl_build: tuple[Path, Path], golden: G.Golden, tmp_path: Path, shard: int) -> None:
+    """The same regression split in shards, as pytest-xdist (-n auto) or a CI matrix would run it."""
+    rtl_dir, sim_dir = rtl_build
+    res = runner.run(rtl_dir, COMMITTED_GOLDEN, sim_dir, testcase="regression", results=tmp_path / "r.json",
+                     shard=(shard, N_SHARDS))
+    assert res["vectors"] == len(range(shard, len(golden), N_SHARDS))
+    assert res["mismatched_fields"] == 0 and res["protocol_errors"] == 0
+
+
 def test_flipped_golden_bit_fails_the_rtl_regression(rtl_build: tuple[Path, Path], tmp_path: Path) -> None:
     rtl_dir, sim_dir = rtl_build
     gdir = shutil.copytree(COMMITTED_GOLDEN, tmp_path / "g")

@@ -1,0 +1,30 @@
+"""The model-change report and the never-overwrite rule of the candidate pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hw import golden as G
+from hw import rtl as R
+from model import reference
+from pixvae import candidate as C
+
+
+def test_change_report_of_identical_models_has_zero_deltas(ref: reference.Reference, golden: G.Golden,
+                                                           rtl_dir: Path) -> None:
+    meta = R.load_meta(rtl_dir)
+    sim = {"passed": True, "vectors": len(golden), "mismatched_fields": 0, "latency_ns": 20.0}
+    rep = C.change_report(ref, golden, meta, ref, golden, meta, sim)
+    assert rep["committed"] == {**rep["candidate"]}
+    assert 0.0 <= rep["candidate"]["auc_loud_pixel"] <= 1.0
+    md = C.markdown(rep, "v-test")
+    assert "| latency_cycles |" in md and "+0 |" in md and "da4ml" in md
+
+
+def test_existing_candidate_folder_is_never_overwritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(C, "CANDIDATES", tmp_path)
+    (tmp_path / "v1").mkdir()
+    with pytest.raises(G.GoldenError, match="never overwritten"):
+        C.run(version="v1", build_root=tmp_path / "build")
