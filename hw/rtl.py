@@ -113,12 +113,10 @@ def trace_encoder(hm):
 
 def _output_assigns(out_qint, core_bits: int) -> list[str]:
     """Map each minimally packed core output onto its declared port format."""
-    from da4ml.cmvm.types import _minimal_kif
-
     lines, offset = [], 0
     targets = [("core_mu", F.LATENT, j * F.LATENT.width) for j in range(F.N_LATENT)] + [("core_score", F.SCORE, 0)]
     for (port, fmt, base), q in zip(targets, out_qint, strict=True):
-        k, i, f = (int(v) for v in _minimal_kif(q))
+        k, i, f = (int(v) for v in _minimal_kif_of(q))
         width = k + i + f
         hi, lo = base + fmt.width - 1, base
         if width <= 0:

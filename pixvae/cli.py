@@ -23,8 +23,10 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from hw.hls import HlsError
     from hw.toolchain import ToolchainError
     from model.reference import ReferenceError
+    from tb.bulk import BulkError
 
-    errs: list[type[BaseException]] = [GoldenError, HlsError, ToolchainError, ReferenceError, FileNotFoundError]
+    errs: list[type[BaseException]] = [GoldenError, HlsError, ToolchainError, ReferenceError, BulkError,
+                                       FileNotFoundError]
     try:
         from model.dataformat import DataFormatError
 
