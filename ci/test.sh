@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ci/setup.sh
-exec .venv/bin/python -m pytest tests/ "$@"
+# -n auto: pytest-xdist spreads the tests over the cores (one worker builds the RTL, the rest reuse it).
+exec .venv/bin/python -m pytest tests/ -n auto "$@"
