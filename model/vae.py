@@ -12,8 +12,6 @@ import numpy as np
 
 from model import formats as F
 
-ENCODER_LAYERS = ("fc1", "relu1", "fc_mu", "mu")
-
 
 def _qkeras():
     # Imported lazily: TensorFlow takes seconds to load and most commands never need it.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -80,7 +79,3 @@ def icarus_build(rtl_dir: Path) -> tuple[Path, Path]:
     """(rtl_dir, Icarus build dir) for the committed model."""
     return _built(rtl_dir, "icarus")
 
-
-def copy_tree(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst)
-    return dst
