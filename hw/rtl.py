@@ -206,6 +206,12 @@ def _minimal_kif_of(q):
     return _minimal_kif(q)
 
 
+def sources_sha256(rtl_dir: Path, meta: RtlMeta, *extra: Path) -> str:
+    """Digest of the exported sources (and any extra files): a build is reusable while it is unchanged."""
+    paths = [Path(rtl_dir) / s for s in meta.sources] + list(extra)
+    return hashlib.sha256(b"".join(p.read_bytes() for p in paths)).hexdigest()
+
+
 def load_meta(rtl_dir: Path) -> RtlMeta:
     path = Path(rtl_dir) / META_FILE
     if not path.is_file():

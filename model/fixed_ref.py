@@ -57,6 +57,6 @@ def score_raw(mu_raw: np.ndarray) -> np.ndarray:
     return np.sum(mu_raw.astype(np.int64) ** 2, axis=-1)
 
 
-def flag(score: np.ndarray, threshold_raw: int) -> np.ndarray:
+def flag(score: np.ndarray, threshold_raw: int | np.ndarray) -> np.ndarray:
     """On-chip anomaly flag: score strictly above the programmable threshold."""
     return (score > threshold_raw).astype(np.int64)

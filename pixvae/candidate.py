@@ -52,18 +52,8 @@ def run(profile: str = "short", version: str | None = None, build_root: Path = R
     if dest.exists():
         raise G.GoldenError(f"{dest}: candidate exists already; golden folders are never overwritten")
     run_paths = RunPaths(build_root / version)
-    from model.vae import TrainConfig
-
-    stages.make_data(run_paths.train_data, TrainConfig.profile(profile).n_tracks, stages.TRAIN_SEED)
-    stages.make_data(run_paths.test_data, 8000, stages.TEST_SEED)
-    stages.train(run_paths.train_data, run_paths.reference, profile)
+    cand, cand_rtl, sim = stages.full_run(run_paths, profile, dest / "vectors")
     shutil.copytree(run_paths.reference, dest / "reference")
-    cand = reference.load(dest / "reference")
-    hm = stages.convert(cand, run_paths.hls)
-    cand_rtl = stages.export(cand, run_paths.hls, run_paths.rtl, params.ADDER_LEVELS_PER_STAGE,
-                             params.CLOCK_PERIOD_NS, hm=hm)
-    stages.make_golden(cand, run_paths.test_data, dest / "vectors", hm)
-    sim = stages.simulate(run_paths.rtl, dest / "vectors", run_paths.sim)
 
     base = reference.load(COMMITTED_REFERENCE)
     base_g = G.load(COMMITTED_GOLDEN, expected_hash=base.model_hash)

@@ -118,7 +118,7 @@ def golden(run_dir: Path, reference: Path | None, out: Path | None) -> None:
 
     run = RunPaths(run_dir)
     ref = _ref(reference, run)
-    stages.make_data(run.test_data, 8000, stages.TEST_SEED)
+    stages.make_data(run.test_data, stages.TEST_TRACKS, stages.TEST_SEED)
     stages.make_golden(ref, run.test_data, out or run.golden, stages.convert(ref, run.hls))
 
 
@@ -243,19 +243,11 @@ def flow(run_dir: Path, profile: str, clock_ns: float, adder_levels: int) -> Non
     """Every stage on the bundled default data: data, train, hls4ml, Verilog, golden, Verilator+cocotb."""
     import shutil
 
-    from model.vae import TrainConfig
     from pixvae import report, stages
 
     run = RunPaths(run_dir)
-    stages.make_data(run.train_data, TrainConfig.profile(profile).n_tracks, stages.TRAIN_SEED)
-    stages.make_data(run.test_data, 8000, stages.TEST_SEED)
-    stages.train(run.train_data, run.reference, profile)
-    ref = _ref(None, run)
-    hm = stages.convert(ref, run.hls)
-    stages.export(ref, run.hls, run.rtl, adder_levels, clock_ns, hm=hm)
     shutil.rmtree(run.golden, ignore_errors=True)  # this run's own vectors, regenerated with its model
-    stages.make_golden(ref, run.test_data, run.golden, hm)
-    results = stages.simulate(run.rtl, run.golden, run.sim, clock_ns)
+    _, _, results = stages.full_run(run, profile, run.golden, adder_levels, clock_ns)
     results["report"] = str(report.write(run, results))
     _finish(results, run)
 

@@ -16,12 +16,14 @@ from hw import hls, params
 from hw import rtl as R
 from model import fixed_ref, reference
 from model import formats as F
+from pixvae.paths import RunPaths
 from tb import stimulus
 
 DEFECT_KINDS = ("dead_pixel", "loud_pixel", "dead_row")
 # Golden vector sets: normal tracks, each defect applied to other tracks, random and corner codes.
 GOLDEN_COUNTS = {"normal": 1200, "dead_pixel": 300, "loud_pixel": 300, "dead_row": 300, "random": 400}
 TRAIN_SEED, TEST_SEED, DEFECT_SEED, RANDOM_SEED = 1, 2, 3, 4
+TEST_TRACKS = 8000  # golden sets (2,100 tracks) plus the normal tracks that set the score threshold
 
 
 def log(msg: str) -> None:
@@ -203,6 +205,21 @@ def waves(rtl_dir: Path, golden_dir: Path, build_dir: Path, out_dir: Path, track
     if "png" in got:
         log(f"waves: picture {got['png']}")
     return got
+
+
+def full_run(run: RunPaths, profile: str, golden_out: Path, adder_levels: int = params.ADDER_LEVELS_PER_STAGE,
+             clock_ns: float = params.CLOCK_PERIOD_NS) -> tuple[reference.Reference, R.RtlMeta, dict[str, Any]]:
+    """Every stage in order: data, train, hls4ml + C-sim, Verilog, golden vectors, RTL regression."""
+    from model.vae import TrainConfig
+
+    make_data(run.train_data, TrainConfig.profile(profile).n_tracks, TRAIN_SEED)
+    make_data(run.test_data, TEST_TRACKS, TEST_SEED)
+    train(run.train_data, run.reference, profile)
+    ref = reference.load(run.reference)
+    hm = convert(ref, run.hls)
+    meta = export(ref, run.hls, run.rtl, adder_levels, clock_ns, hm=hm)
+    make_golden(ref, run.test_data, golden_out, hm)
+    return ref, meta, simulate(run.rtl, golden_out, run.sim, clock_ns)
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:

@@ -7,7 +7,6 @@ compared with the numpy integer model. The cocotb tests keep the protocol checks
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import subprocess
@@ -45,7 +44,7 @@ def build(rtl_dir: Path, build_dir: Path, jobs: int = 2) -> tuple[Path, float, b
     setup_verilator_env()
     meta = R.load_meta(rtl_dir)
     srcs = [rtl_dir / s for s in meta.sources]
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in [*srcs, HARNESS])).hexdigest()
+    digest = R.sources_sha256(rtl_dir, meta, HARNESS)
     exe = build_dir / "bulk_tb"
     stamp = build_dir / "pixvae_bulk.json"
     if exe.is_file() and stamp.is_file() and json.loads(stamp.read_text()).get("sha256") == digest:

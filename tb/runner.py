@@ -3,7 +3,6 @@ cross-check) and run the cocotb tests of tb.test_encoder."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -49,8 +48,8 @@ def build(rtl_dir: Path, build_dir: Path, waves: bool = False, sim: str = "veril
     _prepare(sim)
     meta = R.load_meta(rtl_dir)
     stamp = build_dir / "pixvae_build.json"
-    digest = hashlib.sha256(b"".join((rtl_dir / s).read_bytes() for s in meta.sources)).hexdigest()
-    key = {"sim": sim, "sources": meta.sources, "sha256": digest, "waves": waves, "args": VERILATOR_ARGS}
+    key = {"sim": sim, "sources": meta.sources, "sha256": R.sources_sha256(rtl_dir, meta), "waves": waves,
+           "args": VERILATOR_ARGS}
     cached = stamp.is_file() and json.loads(stamp.read_text()) == key
     t0 = time.perf_counter()
     if not cached:
