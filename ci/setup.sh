@@ -5,14 +5,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${PIXVAE_VENV:-.venv}
 PY=${PYTHON:-python3}
-# Icarus Verilog (Debian package) for the 4-state cross-check; installed when we may.
-if ! command -v iverilog >/dev/null 2>&1; then
+# Icarus Verilog (4-state cross-check) and yosys (resource estimates), Debian packages; installed when we may.
+missing=()
+command -v iverilog >/dev/null 2>&1 || missing+=(iverilog)
+command -v yosys >/dev/null 2>&1 || missing+=(yosys)
+if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "[setup] installing iverilog (apt-get)" >&2
-        (apt-get install -y -q iverilog >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q iverilog >/dev/null; }) \
-            || echo "[setup] warning: could not install iverilog; the Icarus tests will be skipped" >&2
+        echo "[setup] installing ${missing[*]} (apt-get)" >&2
+        (apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }) \
+            || echo "[setup] warning: could not install ${missing[*]}; the Icarus / yosys tests will be skipped" >&2
     else
-        echo "[setup] note: iverilog not found (apt-get install iverilog); the Icarus tests will be skipped" >&2
+        echo "[setup] note: ${missing[*]} not found (apt-get install ${missing[*]}); their tests will be skipped" >&2
     fi
 fi
 stamp="$VENV/.lock-sha256"

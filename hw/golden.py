@@ -1,11 +1,10 @@
-"""Golden vectors: the encoder's expected outputs as integers, in a diffable CSV plus a manifest.
+"""Golden vectors: a design's expected outputs as integers, in a diffable CSV plus a manifest.
 
-``vectors.csv`` has one row per vector: ``id, set, x00..x52, mu0..mu7, score, flag``.
-Every number is the raw integer of its fixed-point format (value = raw * 2**-frac):
-x* are ufixed<4,0> codes 0..15, mu* are fixed<8,4> as signed integers -128..127, score is
-ufixed<18,9> (0..131072), flag is 1 when score > the manifest's ``score_threshold_raw``.
-``manifest.json`` states these formats, the model hash the vectors were made from, the per-set
-counts and how the three references (numpy integer model, hls4ml C simulation, QKeras) agreed.
+``vectors.csv`` has one row per vector: ``id, set``, the inputs ``x00..`` and the design's output
+columns (for a VAE encoder ``mu0.., score, flag``; for a classifier ``score, keep``). Every
+number is the raw integer of its fixed-point format (value = raw * 2**-frac); the manifest states
+each format, the model hash the vectors were made from, the per-set counts, the threshold and
+how the references (numpy integer model, hls4ml C simulation, QKeras) agreed.
 """
 
 from __future__ import annotations
@@ -19,30 +18,36 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from model import fixed_ref
-from model import formats as F
+from model.design import Design
+from model.fixed_ref import IntegerNetwork
+from model.formats import FixedFormat
 
 VECTORS_FILE = "vectors.csv"
 MANIFEST_FILE = "manifest.json"
-FORMAT_VERSION = 1
-X_COLS = [f"x{j:02d}" for j in range(F.N_INPUTS)]
-MU_COLS = [f"mu{j}" for j in range(F.N_LATENT)]
-COLUMNS = ["id", "set", *X_COLS, *MU_COLS, "score", "flag"]
+FORMAT_VERSION = 2
 
 
 class GoldenError(RuntimeError):
     """Missing, corrupt, malformed or stale golden vectors (message is one line)."""
 
 
+def columns(design: Design) -> list[str]:
+    return ["id", "set", *design.x_columns, *design.output_columns]
+
+
+def column_formats(design: Design) -> list[FixedFormat]:
+    """The format of each output column, in design.output_columns order."""
+    return [f.fmt for f in design.fields for _ in range(f.count)]
+
+
 @dataclass
 class Golden:
     path: Path
+    design: Design
     ids: np.ndarray  # (n,)
     sets: np.ndarray  # (n,) str
-    x: np.ndarray  # (n, 53) INPUT raw
-    mu: np.ndarray  # (n, 8) LATENT raw (signed)
-    score: np.ndarray  # (n,) SCORE raw
-    flag: np.ndarray  # (n,)
+    x: np.ndarray  # (n, n_inputs) input raw codes
+    y: np.ndarray  # (n, len(design.output_columns)) output raw values
     manifest: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -52,14 +57,39 @@ class Golden:
     def threshold_raw(self) -> int:
         return int(self.manifest["score_threshold_raw"])
 
+    def column(self, name: str) -> np.ndarray:
+        return self.y[:, self.design.output_columns.index(name)]
 
-def manifest_formats() -> dict[str, str]:
-    return {
-        "x00..x52": f"{F.INPUT.hls(False)} raw code (value = raw / 2**{F.INPUT.frac})",
-        "mu0..mu7": f"{F.LATENT.hls(False)} raw, signed (value = raw / 2**{F.LATENT.frac})",
-        "score": f"{F.SCORE.hls(False)} raw (value = raw / 2**{F.SCORE.frac}) = 0.5*sum(mu^2)",
-        "flag": "1 if score_raw > score_threshold_raw",
-    }
+    @property
+    def score(self) -> np.ndarray:
+        return self.column("score")
+
+    @property
+    def decision(self) -> np.ndarray:
+        return self.column(self.design.decision)
+
+    @property
+    def latent(self) -> np.ndarray | None:
+        lat = self.design.latent
+        return None if lat is None else self.y[:, : lat.count]
+
+    def subset(self, rows: np.ndarray) -> Golden:
+        return Golden(self.path, self.design, self.ids[rows], self.sets[rows], self.x[rows], self.y[rows],
+                      self.manifest)
+
+
+def manifest_formats(design: Design) -> dict[str, str]:
+    x = design.x_columns
+    fmt = design.input_format
+    out = {f"{x[0]}..{x[-1]}": f"{fmt.hls(False)} raw code (value = raw / 2**{fmt.frac})"}
+    for fl in design.fields[:-1]:
+        cols = fl.columns
+        name = cols[0] if len(cols) == 1 else f"{cols[0]}..{cols[-1]}"
+        out[name] = (f"{fl.fmt.hls(False)} raw{', signed' if fl.fmt.signed else ''} "
+                     f"(value = raw / 2**{fl.fmt.frac})")
+    out["score"] += f" = {'0.5*sum(mu^2)' if design.score == 'kl_clipped' else 'the network output'}"
+    out[design.decision] = "1 if score_raw > score_threshold_raw"
+    return out
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -68,66 +98,70 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write(path: Path, ids, sets, x, mu, score, flag, manifest: dict[str, Any]) -> None:
+def write(path: Path, design: Design, ids, sets, x, y, manifest: dict[str, Any]) -> None:
     """Write vectors and manifest; refuses to overwrite an existing golden directory."""
     path = Path(path)
     if (path / VECTORS_FILE).exists() or (path / MANIFEST_FILE).exists():
         raise GoldenError(f"{path}: golden vectors exist already; they are never overwritten (use a new directory)")
     path.mkdir(parents=True, exist_ok=True)
-    df = pd.DataFrame(x, columns=X_COLS)
+    df = pd.DataFrame(np.column_stack([x, y]).astype(np.int64), columns=[*design.x_columns, *design.output_columns])
     df.insert(0, "set", sets)
     df.insert(0, "id", ids)
-    for j, c in enumerate(MU_COLS):
-        df[c] = mu[:, j]
-    df["score"], df["flag"] = score, flag
     tmp = path / (VECTORS_FILE + ".tmp")
     df.to_csv(tmp, index=False, lineterminator="\n")
     os.replace(tmp, path / VECTORS_FILE)
-    full = {"format_version": FORMAT_VERSION, "vectors_file": VECTORS_FILE, "n_vectors": len(df),
-            "formats": manifest_formats(), **manifest}
+    full = {"format_version": FORMAT_VERSION, "design": design.name, "vectors_file": VECTORS_FILE,
+            "n_vectors": len(df), "formats": manifest_formats(design), **manifest}
     _atomic_write(path / MANIFEST_FILE, json.dumps(full, indent=2) + "\n")
 
 
-def _check_range(arr: np.ndarray, cols: list[str], lo: int, hi: int, fmt: str, src: Path, ids: np.ndarray) -> None:
+def _check_range(arr: np.ndarray, cols: list[str], fmts: list[FixedFormat], src: Path, ids: np.ndarray) -> None:
+    lo = np.array([f.raw_min for f in fmts])
+    hi = np.array([f.raw_max for f in fmts])
     bad = (arr < lo) | (arr > hi)
     if bad.any():
-        r, c = np.argwhere(bad if bad.ndim == 2 else bad[:, None])[0]
+        r, c = np.argwhere(bad)[0]
         raise GoldenError(
-            f"{src}: vector {ids[r]} column '{cols[c]}' = {arr[r] if arr.ndim == 1 else arr[r, c]} "
-            f"does not fit {fmt} (raw range {lo}..{hi}): wrong-width or corrupt vector"
+            f"{src}: vector {ids[r]} column '{cols[c]}' = {arr[r, c]} does not fit {fmts[c].hls(False)} "
+            f"(raw range {lo[c]}..{hi[c]}): wrong-width or corrupt vector"
         )
 
 
-def load(path: Path, expected_hash: str | None = None) -> Golden:
+def load(path: Path, design: Design, expected_hash: str | None = None) -> Golden:
     """Read and validate golden vectors; with expected_hash, refuse vectors of another model."""
     path = Path(path)
     mpath, vpath = path / MANIFEST_FILE, path / VECTORS_FILE
     for p in (mpath, vpath):
         if not p.is_file():
-            raise GoldenError(f"{p}: missing (run `pixvae golden`)")
+            raise GoldenError(f"{p}: missing (run `pixvae golden --design {design.name}`)")
     try:
         manifest = json.loads(mpath.read_text())
     except json.JSONDecodeError as e:
         raise GoldenError(f"{mpath}: corrupt JSON ({e.msg} at line {e.lineno})") from None
-    for key in ("format_version", "model_hash", "n_vectors", "score_threshold_raw"):
+    for key in ("format_version", "design", "model_hash", "n_vectors", "score_threshold_raw"):
         if key not in manifest:
             raise GoldenError(f"{mpath}: key '{key}' missing")
     if manifest["format_version"] != FORMAT_VERSION:
         raise GoldenError(f"{mpath}: format_version {manifest['format_version']}, expected {FORMAT_VERSION}")
+    if manifest["design"] != design.name:
+        raise GoldenError(f"{mpath}: vectors of design {manifest['design']!r}, not {design.name!r}")
     if expected_hash is not None and manifest["model_hash"] != expected_hash:
         raise GoldenError(
             f"{path}: stale golden vectors: made for model {manifest['model_hash'][:12]}, "
             f"reference model is {expected_hash[:12]} (regenerate with `pixvae golden` into a new directory)"
         )
+    cols = columns(design)
     with open(vpath) as fh:
         header = fh.readline().rstrip("\n").split(",")
-    if header != COLUMNS:
-        missing = [c for c in COLUMNS if c not in header]
-        extra = [c for c in header if c not in COLUMNS]
+    if header != cols:
+        missing = [c for c in cols if c not in header]
+        extra = [c for c in header if c not in cols]
         what = f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}" if extra else "columns out of order"
-        raise GoldenError(f"{vpath}: header has {len(header)} columns, expected {len(COLUMNS)} ({what})")
+        raise GoldenError(f"{vpath}: header has {len(header)} columns, expected {len(cols)} ({what})")
     try:
         df = pd.read_csv(vpath, dtype={"set": str}, keep_default_na=False)
+        if len(df) == 0:
+            raise GoldenError(f"{vpath}: no vectors (an empty golden set verifies nothing)")
         ints = df.drop(columns=["set"]).apply(pd.to_numeric, errors="raise")
     except (ValueError, pd.errors.ParserError) as e:
         raise GoldenError(f"{vpath}: not an integer table ({str(e).splitlines()[0]})") from None
@@ -137,36 +171,28 @@ def load(path: Path, expected_hash: str | None = None) -> Golden:
     if len(df) != manifest["n_vectors"]:
         raise GoldenError(f"{vpath}: {len(df)} vectors, manifest says {manifest['n_vectors']}")
     ids = ints["id"].to_numpy()
-    x, mu = ints[X_COLS].to_numpy(np.int64), ints[MU_COLS].to_numpy(np.int64)
-    score, flag = ints["score"].to_numpy(np.int64), ints["flag"].to_numpy(np.int64)
-    _check_range(x, X_COLS, F.INPUT.raw_min, F.INPUT.raw_max, F.INPUT.hls(False), vpath, ids)
-    _check_range(mu, MU_COLS, F.LATENT.raw_min, F.LATENT.raw_max, F.LATENT.hls(False), vpath, ids)
-    _check_range(score, ["score"], F.SCORE.raw_min, F.SCORE.raw_max, F.SCORE.hls(False), vpath, ids)
-    _check_range(flag, ["flag"], 0, 1, "a 1-bit flag", vpath, ids)
-    return Golden(path, ids, df["set"].to_numpy(str), x, mu, score, flag, manifest)
+    x = ints[design.x_columns].to_numpy(np.int64)
+    y = ints[design.output_columns].to_numpy(np.int64)
+    _check_range(x, design.x_columns, [design.input_format] * design.n_inputs, vpath, ids)
+    _check_range(y, design.output_columns, column_formats(design), vpath, ids)
+    return Golden(path, design, ids, df["set"].to_numpy(str), x, y, manifest)
 
 
-def describe(fmt: F.FixedFormat, raw: int) -> str:
+def describe(fmt: FixedFormat, raw: int) -> str:
     return f"{raw} (0x{int(fmt.to_unsigned_bits(np.int64(raw))):0{(fmt.width + 3) // 4}x}, {raw * 2.0**-fmt.frac:g})"
 
 
-def diff_against(g: Golden, mu: np.ndarray, score: np.ndarray, flag: np.ndarray, who: str) -> list[str]:
-    """One line per differing output field, naming the vector, the field and both values."""
+def diff_against(g: Golden, y: np.ndarray, who: str) -> list[str]:
+    """One line per differing output field, naming the vector, the column, both values and the format."""
     lines = []
-    for j in range(F.N_LATENT):
-        for r in np.flatnonzero(mu[:, j] != g.mu[:, j]):
-            lines.append(f"vector {g.ids[r]} ({g.sets[r]}) mu{j}: {who} {describe(F.LATENT, mu[r, j])} "
-                         f"!= golden {describe(F.LATENT, g.mu[r, j])} [{F.LATENT.hls(False)}]")
-    for r in np.flatnonzero(score != g.score):
-        lines.append(f"vector {g.ids[r]} ({g.sets[r]}) score: {who} {describe(F.SCORE, score[r])} "
-                     f"!= golden {describe(F.SCORE, g.score[r])} [{F.SCORE.hls(False)}]")
-    for r in np.flatnonzero(flag != g.flag):
-        lines.append(f"vector {g.ids[r]} ({g.sets[r]}) flag: {who} {flag[r]} != golden {g.flag[r]}")
+    y = np.asarray(y, dtype=np.int64).reshape(g.y.shape)
+    for j, (col, fmt) in enumerate(zip(g.design.output_columns, column_formats(g.design), strict=True)):
+        for r in np.flatnonzero(y[:, j] != g.y[:, j]):
+            lines.append(f"vector {g.ids[r]} ({g.sets[r]}) {col}: {who} {describe(fmt, y[r, j])} "
+                         f"!= golden {describe(fmt, g.y[r, j])} [{fmt.hls(False)}]")
     return sorted(lines, key=lambda s: int(s.split()[1]))
 
 
-def check_against_reference(g: Golden, weights: fixed_ref.IntegerEncoder) -> list[str]:
+def check_against_reference(g: Golden, net: IntegerNetwork) -> list[str]:
     """Golden outputs recomputed by the numpy integer model from the golden inputs."""
-    mu = weights.latent(g.x)
-    score = fixed_ref.score_raw(mu)
-    return diff_against(g, mu, score, fixed_ref.flag(score, g.threshold_raw), "numpy reference")
+    return diff_against(g, net.outputs(g.x, g.threshold_raw), "numpy reference")

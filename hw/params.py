@@ -10,3 +10,17 @@ CLOCK_PERIOD_NS = 4.0
 ADDER_LEVELS_PER_STAGE = 8
 TOP_MODULE = "pixel_encoder_top"
 CORE_MODULE = "pixel_encoder_core"
+
+
+class ParameterError(ValueError):
+    """A run parameter that would make the regression meaningless (message is one line)."""
+
+
+def check(clock_ns: float | None = None, budget_ns: float | None = None, adder_levels: int | None = None) -> None:
+    """Refuse, before any work, parameters under which a latency check or a pipeline means nothing."""
+    if clock_ns is not None and not clock_ns > 0:
+        raise ParameterError(f"clock period {clock_ns} ns: must be > 0")
+    if budget_ns is not None and not budget_ns > 0:
+        raise ParameterError(f"latency budget {budget_ns} ns: must be > 0")
+    if adder_levels is not None and (int(adder_levels) != adder_levels or adder_levels < 1):
+        raise ParameterError(f"adder levels per stage {adder_levels}: must be an integer >= 1")

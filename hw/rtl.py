@@ -20,9 +20,10 @@ from string import Template
 import numpy as np
 
 from hw import params
-from model import formats as F
+from model.design import Design
+from model.formats import FixedFormat
 
-TEMPLATE = Path(__file__).parent / "rtl" / "pixel_encoder_top.v.tmpl"
+TEMPLATE = Path(__file__).parent / "rtl" / "design_top.v.tmpl"
 
 
 def generator_sha256() -> str:
@@ -30,21 +31,44 @@ def generator_sha256() -> str:
 META_FILE = "rtl_meta.json"
 
 
+class RtlError(RuntimeError):
+    """Exported RTL that is missing, unreadable or of another design (message is one line)."""
+
+
+@dataclass
+class RtlField:
+    """One data output port: out_<name>, `count` values of `format`, value j in bits [w*j+w-1:w*j]."""
+
+    name: str
+    count: int
+    width: int
+    signed: bool
+    format: str
+
+
 @dataclass
 class RtlMeta:
+    design: str
     model_hash: str
     top: str
     latency_cycles: int
     pipeline_stages: int
     adder_levels_per_stage: int
     clock_period_ns: float
+    n_inputs: int
+    input_width: int
     input_bits: int
-    latent_bits: int
     score_bits: int
+    score_signed: bool
+    fields: list[RtlField]
     estimated_luts: float  # da4ml's own estimate, not a synthesis result
     estimated_ffs: int
     sources: list[str]
     generator_sha256: str  # of hw/rtl.py and the wrapper template: a changed generator re-exports
+    exported_sha256: str = ""  # of the sources as written: an edited file is noticed, not reused silently
+
+    def __post_init__(self) -> None:
+        self.fields = [f if isinstance(f, RtlField) else RtlField(**f) for f in self.fields]
 
 
 def _kif(p) -> tuple[int, int, int]:
@@ -79,8 +103,8 @@ def _cast_hls(v, p):
     return _cast(v, *_kif(p), p.rounding_mode.name, p.saturation_mode.name)
 
 
-def trace_encoder(hm):
-    """Replay the hls4ml graph in da4ml; outputs are the 8 latent means then the score."""
+def trace(design: Design, hm):
+    """Replay the hls4ml graph in da4ml; outputs are the exposed latent values (if any), then the score."""
     from da4ml.trace import FixedVariableArray, comb_trace
 
     x = inp = None
@@ -88,34 +112,45 @@ def trace_encoder(hm):
         p = layer.get_output_variable().type.precision
         if layer.class_name == "Input":
             k, i, f = _kif(p)
-            n = F.N_INPUTS
+            n = design.n_inputs
             x = inp = FixedVariableArray.from_kif(np.full(n, k), np.full(n, i), np.full(n, f))
         elif layer.class_name == "Dense":
             acc = layer.get_attr("accum_t").precision
             w, b = layer.weights["weight"].data, layer.weights["bias"].data
             # hls4ml multiplies exactly and accumulates in accum_t; exact unless accum_t is narrower.
+            # Pruned (zero) weights add no logic: da4ml drops zero terms of the constant matrix.
             x = (x @ w + b).quantize(*_kif(acc), "WRAP", "TRN")
             x = _cast_hls(x, p)
         elif layer.class_name == "Activation" and layer.get_attr("activation") == "relu":
             x = _cast_hls(x.relu(), p)
         else:
             raise NotImplementedError(f"layer {layer.name} ({layer.class_name}) is not replayed")
-    mu = x
-    sq = mu * mu
-    total = sq[0]
-    for j in range(1, F.N_LATENT):
-        total = total + sq[j]
-    sc = F.SCORE
-    score = _cast(total * 0.5, int(sc.signed), sc.integer - int(sc.signed), sc.frac, sc.rounding, sc.overflow)
-    out = FixedVariableArray(np.concatenate([mu._vars, np.array([score])]))
+    sc = design.score_format
+    if design.score == "kl_clipped":
+        sq = x * x
+        total = sq[0]
+        for j in range(1, design.layers[-1].units):
+            total = total + sq[j]
+        score = _cast(total * 0.5, int(sc.signed), sc.integer - int(sc.signed), sc.frac, sc.rounding, sc.overflow)
+        out = FixedVariableArray(np.concatenate([x._vars, np.array([score])]))
+    else:  # the network's single output is the score
+        out = x
     return comb_trace(inp, out)
 
 
-def _output_assigns(out_qint, core_bits: int) -> list[str]:
+def _core_targets(design: Design) -> list[tuple[str, FixedFormat, int]]:
+    """(wrapper wire, format, bit offset) of each core output, in the core's output order."""
+    out = []
+    if design.latent:
+        lat = design.latent
+        out += [(f"core_{lat.name}", lat.fmt, j * lat.fmt.width) for j in range(lat.count)]
+    return out + [("core_score", design.score_format, 0)]
+
+
+def _output_assigns(design: Design, out_qint, core_bits: int) -> list[str]:
     """Map each minimally packed core output onto its declared port format."""
     lines, offset = [], 0
-    targets = [("core_mu", F.LATENT, j * F.LATENT.width) for j in range(F.N_LATENT)] + [("core_score", F.SCORE, 0)]
-    for (port, fmt, base), q in zip(targets, out_qint, strict=True):
+    for (port, fmt, base), q in zip(_core_targets(design), out_qint, strict=True):
         k, i, f = (int(v) for v in _minimal_kif_of(q))
         width = k + i + f
         hi, lo = base + fmt.width - 1, base
@@ -136,7 +171,40 @@ def _output_assigns(out_qint, core_bits: int) -> list[str]:
     return lines
 
 
+def _wrapper_text(design: Design, model_hash: str, latency: int, core_bits: int, assigns: list[str]) -> str:
+    """The protocol wrapper: ports, field documentation and output gating, all from the design."""
+    fields = design.fields
+    decision = fields[-1]
+    docs, ports, gated = [], [], []
+    for fl in fields:
+        w = fl.fmt.width
+        if fl is decision:
+            cmp = "signed" if design.score_format.signed else "unsigned"
+            docs.append(f"//   {fl.port:<16} score > score_threshold ({cmp} comparison)")
+        elif fl.count > 1:
+            docs.append(f"//   {fl.port:<16} {fl.count} values of {fl.fmt.hls(False)}, "
+                        f"value j in bits [{w}j+{w - 1}:{w}j]")
+        else:
+            docs.append(f"//   {fl.port:<16} {design.score} score, {fl.fmt.hls(False)}")
+        ports.append(f"    output wire [{fl.bits}-1:0] {fl.port}")
+    score_cmp = ("$signed(core_score) > $signed(score_threshold)" if design.score_format.signed
+                 else "core_score > score_threshold")
+    for fl in fields[:-1]:
+        gated.append(f"    assign {fl.port} = out_valid ? core_{fl.name} : {{{fl.bits}{{1'b0}}}};")
+    gated.append(f"    assign {decision.port} = out_valid & ({score_cmp});")
+    wires = [f"    wire [{fl.bits}-1:0] core_{fl.name};" for fl in fields[:-1]]
+    fmt = design.input_format
+    return Template(TEMPLATE.read_text()).substitute(
+        DESIGN=design.name, TOP=params.TOP_MODULE, CORE=params.CORE_MODULE, MODEL_HASH=model_hash, LATENCY=latency,
+        N_INPUTS=design.n_inputs, INPUT_FMT=fmt.hls(False), INPUT_WIDTH=fmt.width, INPUT_MSB=fmt.width - 1,
+        INPUT_BITS=design.input_bits, SCORE_BITS=design.score_format.width, SCORE_FMT=design.score_format.hls(False),
+        FIELD_DOCS="\n".join(docs), FIELD_PORTS=",\n".join(ports), CORE_OUT_BITS=core_bits,
+        CORE_WIRES="\n".join(wires), OUTPUT_ASSIGNS="\n".join(assigns), GATED_OUTPUTS="\n".join(gated),
+    )
+
+
 def export_rtl(
+    design: Design,
     hm,
     out_dir: Path,
     model_hash: str,
@@ -146,7 +214,7 @@ def export_rtl(
     """Write the pipelined core and the protocol wrapper under out_dir; returns its metadata."""
     from da4ml.codegen import VerilogModel
 
-    comb = trace_encoder(hm)
+    comb = trace(design, hm)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     with contextlib.redirect_stdout(io.StringIO()):
@@ -156,46 +224,38 @@ def export_rtl(
     n_stages = len(pipe.solutions)
     core_in = sum(sum(int(v) for v in kif) for kif in map(_minimal_kif_of, pipe.solutions[0].inp_qint))
     core_out = sum(sum(int(v) for v in kif) for kif in map(_minimal_kif_of, pipe.out_qint))
-    if core_in != F.INPUT_BITS:
-        raise ValueError(f"da4ml core input is {core_in} bits, expected {F.INPUT_BITS}")
+    if core_in != design.input_bits:
+        raise ValueError(f"da4ml core input is {core_in} bits, expected {design.input_bits}")
     # The core registers its input at the accepting edge, then each of the n stage outputs:
     # a track accepted at edge a appears after edge a + n.
     latency = n_stages
-    top = Template(TEMPLATE.read_text()).substitute(
-        TOP=params.TOP_MODULE,
-        CORE=params.CORE_MODULE,
-        MODEL_HASH=model_hash,
-        LATENCY=latency,
-        INPUT_BITS=F.INPUT_BITS,
-        LATENT_BITS=F.LATENT_BITS,
-        SCORE_BITS=F.SCORE.width,
-        CORE_OUT_BITS=core_out,
-        INPUT_FMT=F.INPUT.hls(False),
-        LATENT_FMT=F.LATENT.hls(False),
-        SCORE_FMT=F.SCORE.hls(False),
-        OUTPUT_ASSIGNS="\n".join(_output_assigns(pipe.out_qint, core_out)),
-    )
-    (out_dir / f"{params.TOP_MODULE}.v").write_text(top)
+    assigns = _output_assigns(design, pipe.out_qint, core_out)
+    (out_dir / f"{params.TOP_MODULE}.v").write_text(_wrapper_text(design, model_hash, latency, core_out, assigns))
     src = out_dir / "src"
     sources = sorted(str(p.relative_to(out_dir)) for p in (src / "static").glob("*.v"))
     sources += [str(p.relative_to(out_dir)) for p in sorted(src.glob(f"{params.CORE_MODULE}*.v"))
                 if not p.name.endswith("_wrapper.v")]
     sources.append(f"{params.TOP_MODULE}.v")
     meta = RtlMeta(
+        design=design.name,
         model_hash=model_hash,
         top=params.TOP_MODULE,
         latency_cycles=latency,
         pipeline_stages=n_stages,
         adder_levels_per_stage=adder_levels,
         clock_period_ns=clock_period_ns,
-        input_bits=F.INPUT_BITS,
-        latent_bits=F.LATENT_BITS,
-        score_bits=F.SCORE.width,
+        n_inputs=design.n_inputs,
+        input_width=design.input_format.width,
+        input_bits=design.input_bits,
+        score_bits=design.score_format.width,
+        score_signed=design.score_format.signed,
+        fields=[RtlField(f.name, f.count, f.fmt.width, f.fmt.signed, f.fmt.hls(False)) for f in design.fields],
         estimated_luts=float(comb.cost),
         estimated_ffs=int(pipe.reg_bits),
         sources=sources,
         generator_sha256=generator_sha256(),
     )
+    meta.exported_sha256 = sources_sha256(out_dir, meta)
     (out_dir / META_FILE).write_text(json.dumps(asdict(meta), indent=2) + "\n")
     return meta
 
@@ -212,11 +272,19 @@ def sources_sha256(rtl_dir: Path, meta: RtlMeta, *extra: Path) -> str:
     return hashlib.sha256(b"".join(p.read_bytes() for p in paths)).hexdigest()
 
 
+def sources_intact(rtl_dir: Path, meta: RtlMeta) -> bool:
+    """True while every exported source still has the content it was written with."""
+    try:
+        return bool(meta.exported_sha256) and sources_sha256(rtl_dir, meta) == meta.exported_sha256
+    except FileNotFoundError:
+        return False
+
+
 def load_meta(rtl_dir: Path) -> RtlMeta:
     path = Path(rtl_dir) / META_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing (run `pixvae export`)")
+        raise RtlError(f"{path}: missing (run `pixvae export`)")
     try:
         return RtlMeta(**json.loads(path.read_text()))
     except (TypeError, json.JSONDecodeError):
-        raise FileNotFoundError(f"{path}: unreadable or from another version (run `pixvae export`)") from None
+        raise RtlError(f"{path}: unreadable or from another version (run `pixvae export`)") from None

@@ -1,8 +1,10 @@
-"""Bit-exact integer reference of the encoder, written from the declared formats alone.
+"""Bit-exact integer reference of any design, written from the declared formats alone.
 
 This is the Python golden model: plain numpy integer arithmetic (no TensorFlow, no hls4ml, no
 da4ml), so an error in any of those tools shows up as a disagreement instead of being copied
-into the expected values.
+into the expected values. It follows ap_fixed semantics layer by layer: exact products summed
+in the accumulator format (wrapping), ReLU, then the cast to the result format (round half to
+even or truncate; saturate or wrap).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model import formats as F
+from model.design import Dense, Design
+from model.formats import FixedFormat
 
 
 def shift_round_half_even(acc: np.ndarray, shift: int) -> np.ndarray:
@@ -25,38 +28,80 @@ def shift_round_half_even(acc: np.ndarray, shift: int) -> np.ndarray:
     return q + up
 
 
-def saturate(raw: np.ndarray, fmt: F.FixedFormat) -> np.ndarray:
+def saturate(raw: np.ndarray, fmt: FixedFormat) -> np.ndarray:
     return np.clip(raw, fmt.raw_min, fmt.raw_max)
 
 
+def wrap(raw: np.ndarray, fmt: FixedFormat) -> np.ndarray:
+    return fmt.from_unsigned_bits(fmt.to_unsigned_bits(raw))
+
+
+def cast(raw: np.ndarray, frac: int, fmt: FixedFormat) -> np.ndarray:
+    """ap_fixed assignment of raw (with `frac` fraction bits) to fmt: round, then overflow."""
+    shift = frac - fmt.frac
+    if fmt.rounding == "RND_CONV":
+        out = shift_round_half_even(raw, shift)
+    else:
+        out = raw >> shift if shift > 0 else raw << -shift
+    return saturate(out, fmt) if fmt.overflow == "SAT" else wrap(out, fmt)
+
+
 @dataclass(frozen=True)
-class IntegerEncoder:
-    """Integer weights: kernels in WEIGHT raw units, biases in BIAS raw units."""
+class IntLayer:
+    """A Dense layer's integer weights: kernel (n_in, units) in weight raw units, bias in bias raw units."""
 
-    w1: np.ndarray  # (53, 24)
-    b1: np.ndarray  # (24,)
-    w2: np.ndarray  # (24, 8)
-    b2: np.ndarray  # (8,)
+    spec: Dense
+    kernel: np.ndarray
+    bias: np.ndarray
 
-    def hidden(self, x_raw: np.ndarray) -> np.ndarray:
-        frac = F.INPUT.frac + F.WEIGHT.frac
-        acc = x_raw.astype(np.int64) @ self.w1 + (self.b1 << (frac - F.BIAS.frac))
-        acc = np.maximum(acc, 0)  # ReLU before the cast, as hls4ml's relu() does
-        return saturate(shift_round_half_even(acc, frac - F.HIDDEN.frac), F.HIDDEN)
+    def __call__(self, x_raw: np.ndarray, x_frac: int) -> np.ndarray:
+        s = self.spec
+        acc = (x_raw.astype(np.int64) @ self.kernel) << (s.accum.frac - x_frac - s.weight.frac)
+        acc = wrap(acc + (self.bias << (s.accum.frac - s.bias.frac)), s.accum)
+        if s.activation == "relu":
+            acc = np.maximum(acc, 0)  # ReLU on the accumulator, then the cast, as hls4ml's relu() does
+        return cast(acc, s.accum.frac, s.result)
 
-    def latent(self, x_raw: np.ndarray) -> np.ndarray:
-        h = self.hidden(x_raw)
-        frac = F.HIDDEN.frac + F.WEIGHT.frac
-        acc = h @ self.w2 + (self.b2 << (frac - F.BIAS.frac))
-        return saturate(shift_round_half_even(acc, frac - F.LATENT.frac), F.LATENT)
-
-
-def score_raw(mu_raw: np.ndarray) -> np.ndarray:
-    """0.5 * sum(mu^2) in SCORE raw units: exact, mu = m / 2**4 so the score is sum(m^2) / 2**9."""
-    assert F.SCORE.frac == 2 * F.LATENT.frac + 1
-    return np.sum(mu_raw.astype(np.int64) ** 2, axis=-1)
+    @property
+    def sparsity(self) -> float:
+        return float(np.mean(self.kernel == 0))
 
 
-def flag(score: np.ndarray, threshold_raw: int | np.ndarray) -> np.ndarray:
-    """On-chip anomaly flag: score strictly above the programmable threshold."""
+@dataclass(frozen=True)
+class IntegerNetwork:
+    design: Design
+    layers: tuple[IntLayer, ...]
+
+    def forward(self, x_raw: np.ndarray) -> np.ndarray:
+        """The last layer's results (raw) for (n, n_inputs) input codes."""
+        x, frac = np.asarray(x_raw, dtype=np.int64), self.design.input_format.frac
+        for layer in self.layers:
+            x, frac = layer(x, frac), layer.spec.result.frac
+        return x
+
+    def score(self, last: np.ndarray) -> np.ndarray:
+        return score_raw(self.design, last)
+
+    def outputs(self, x_raw: np.ndarray, threshold_raw: int | np.ndarray) -> np.ndarray:
+        """Every output column of the design, in design.output_columns order (raw integers)."""
+        last = self.forward(x_raw)
+        score = self.score(last)
+        parts = [last] if self.design.latent else []
+        return np.column_stack([*parts, score, decision(score, threshold_raw)]).astype(np.int64)
+
+
+def score_raw(design: Design, last: np.ndarray) -> np.ndarray:
+    """The on-chip score in score_format raw units.
+
+    kl_clipped: 0.5 * sum(mu^2) is exact: mu^2 has 2f fraction bits, the 0.5 adds one, so the raw
+    score is sum(m^2) for raw means m (the design check guarantees the format holds it).
+    network: the last layer's single output is the score.
+    """
+    if design.score == "kl_clipped":
+        return np.sum(np.asarray(last, dtype=np.int64) ** 2, axis=-1)
+    return np.asarray(last, dtype=np.int64)[:, 0]
+
+
+def decision(score: np.ndarray, threshold_raw: int | np.ndarray) -> np.ndarray:
+    """The on-chip decision bit (anomaly flag, or keep): score strictly above the threshold."""
     return (score > threshold_raw).astype(np.int64)

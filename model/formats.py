@@ -1,13 +1,14 @@
-"""Fixed-point formats of the on-sensor encoder: the single place where bit widths are declared.
+"""Fixed-point formats in the ap_fixed convention, as design descriptions spell them.
 
-Formats follow the ap_fixed convention: ``fixed<W,I>`` has W bits, I of them integer bits
-including the sign; ``ufixed<W,I>`` is unsigned. A value v is stored as the integer
-``raw = v * 2**frac``. Golden vectors, the numpy reference, the hls4ml configuration and the
-RTL wrapper all read their widths from here.
+``fixed<W,I>`` has W bits, I of them integer bits including the sign; ``ufixed<W,I>`` is
+unsigned; optional rounding (TRN, RND_CONV) and overflow (WRAP, SAT) modes follow. A value v is
+stored as the integer ``raw = v * 2**frac``. Every width in the harness comes from a design's
+formats (model/design.py); none is declared in code.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,21 +68,22 @@ class FixedFormat:
         return bits
 
 
-N_INPUTS = 53
-N_HIDDEN = 24
-N_LATENT = 8
+_SPEC = re.compile(r"^\s*(u?fixed)\s*<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,\s*(\w+)\s*(?:,\s*(\w+)\s*)?)?>\s*$")
+ROUNDINGS = ("TRN", "RND_CONV")
+OVERFLOWS = ("WRAP", "SAT")
 
-# Encoder inputs: 4-bit charge/y0 codes 0..15, read as code/16 so weights stay in +-1.
-INPUT = FixedFormat(4, 0, signed=False)
-WEIGHT = FixedFormat(8, 1, signed=True)  # QKeras quantized_bits(8, 0, alpha=1)
-BIAS = FixedFormat(8, 4, signed=True)  # QKeras quantized_bits(8, 3, alpha=1)
-# Accumulators wide enough to hold every sum exactly (no rounding before the activation).
-ACCUM_HIDDEN = FixedFormat(24, 8, signed=True)
-ACCUM_LATENT = FixedFormat(24, 9, signed=True)
-HIDDEN = FixedFormat(8, 3, signed=False, rounding="RND_CONV", overflow="SAT")  # quantized_relu(8, 3)
-LATENT = FixedFormat(8, 4, signed=True, rounding="RND_CONV", overflow="SAT")  # quantized_bits(8, 3, alpha=1)
-# Clipped KL score 0.5 * sum(mu^2): exact, mu^2 has 8 fractional bits, the 0.5 adds one; max 8 * 64 / 2 = 256.
-SCORE = FixedFormat(18, 9, signed=False)
 
-INPUT_BITS = N_INPUTS * INPUT.width
-LATENT_BITS = N_LATENT * LATENT.width
+def parse(spec: str) -> FixedFormat:
+    """``fixed<8,4,RND_CONV,SAT>`` / ``ufixed<4,0>`` (ap_fixed spelling) -> FixedFormat; ValueError if malformed."""
+    m = _SPEC.match(str(spec))
+    if not m:
+        raise ValueError(f"{spec!r} is not a fixed-point format like 'fixed<8,4,RND_CONV,SAT>' or 'ufixed<4,0>'")
+    kind, width, integer, rounding, overflow = m.groups()
+    rounding, overflow = rounding or "TRN", overflow or "WRAP"
+    if int(width) < 1 or int(width) > 64:
+        raise ValueError(f"{spec!r}: width must be 1..64 bits")
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"{spec!r}: rounding {rounding} is not supported ({', '.join(ROUNDINGS)})")
+    if overflow not in OVERFLOWS:
+        raise ValueError(f"{spec!r}: overflow {overflow} is not supported ({', '.join(OVERFLOWS)})")
+    return FixedFormat(int(width), int(integer), kind == "fixed", rounding, overflow)

@@ -1,9 +1,11 @@
-"""The committed reference model: integer encoder weights, the hls4ml configuration and
-metadata, tied together (and to the golden vectors) by a content hash.
+"""A design's committed reference model: integer weights in a tool-neutral file, the hls4ml
+configuration and metadata, tied together (and to the golden vectors) by a content hash.
 
-Files in a reference directory (``golden/reference`` by default):
-- ``encoder.json``: kernels and biases as raw integers of their declared formats, one kernel
-  row per line so a changed weight shows up in ``git diff``;
+Files in a reference directory (``golden/<design>/reference``):
+- ``weights.json``: for each layer its kernel (rows of raw integers, in x out, one row per line
+  so a changed weight shows up in ``git diff``), bias, and every format in ap_fixed spelling with
+  rounding and overflow, plus the score definition: enough for an outside checker to recompute
+  every golden output without this project's code;
 - ``hls4ml_config.json``: the exact configuration given to hls4ml;
 - ``metadata.json``: how the model was trained, its metrics, and ``model_hash``.
 """
@@ -19,14 +21,19 @@ from typing import Any
 
 import numpy as np
 
-from model import formats as F
-from model.fixed_ref import IntegerEncoder
+from model.design import Design
+from model.fixed_ref import IntegerNetwork, IntLayer
+from model.formats import FixedFormat
 
-ENCODER_FILE = "encoder.json"
+WEIGHTS_FILE = "weights.json"
 HLS_CONFIG_FILE = "hls4ml_config.json"
 METADATA_FILE = "metadata.json"
-HASHED_FILES = (ENCODER_FILE, HLS_CONFIG_FILE)
-FORMAT_VERSION = 1
+HASHED_FILES = (WEIGHTS_FILE, HLS_CONFIG_FILE)
+FORMAT_VERSION = 2
+SCORE_DEFINITIONS = {
+    "kl_clipped": "0.5 * sum(mu_j^2) over the last layer's results, exact",
+    "network": "the last layer's single result",
+}
 
 
 class ReferenceError(RuntimeError):
@@ -36,14 +43,15 @@ class ReferenceError(RuntimeError):
 @dataclass
 class Reference:
     path: Path
-    weights: IntegerEncoder
+    design: Design
+    network: IntegerNetwork
     hls_config: dict[str, Any]
     metadata: dict[str, Any]
     model_hash: str
 
 
 def model_hash(path: Path) -> str:
-    """sha256 over the files that determine the hardware (weights and hls4ml configuration)."""
+    """sha256 over the files that determine the hardware (weights with formats, hls4ml configuration)."""
     h = hashlib.sha256()
     for name in HASHED_FILES:
         f = path / name
@@ -53,30 +61,52 @@ def model_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def _dump_matrix(rows: np.ndarray) -> str:
-    return "[\n" + ",\n".join("    " + json.dumps([int(v) for v in r]) for r in rows) + "\n  ]"
+def _ints(values: np.ndarray) -> str:
+    return json.dumps([int(v) for v in values])
 
 
-def encoder_json(w: IntegerEncoder) -> str:
-    """Human-diffable JSON: formats first, then one kernel row per line."""
-    parts = [
-        f'  "format_version": {FORMAT_VERSION}',
-        '  "formats": '
-        + json.dumps(
-            {
-                "kernel": F.WEIGHT.hls(),
-                "bias": F.BIAS.hls(),
-                "input": F.INPUT.hls(),
-                "hidden": F.HIDDEN.hls(),
-                "latent": F.LATENT.hls(),
-            }
-        ),
-        '  "fc1_kernel": ' + _dump_matrix(w.w1),
-        '  "fc1_bias": ' + json.dumps([int(v) for v in w.b1]),
-        '  "fc_mu_kernel": ' + _dump_matrix(w.w2),
-        '  "fc_mu_bias": ' + json.dumps([int(v) for v in w.b2]),
-    ]
-    return "{\n" + ",\n".join(parts) + "\n}\n"
+def weights_json(net: IntegerNetwork) -> str:
+    """Human-diffable, tool-neutral JSON: formats first, then one kernel row per line."""
+    d = net.design
+    layers = []
+    for ly in net.layers:
+        s = ly.spec
+        head = {
+            "name": s.name,
+            "activation": s.activation,
+            "kernel_format": s.weight.hls(),
+            "bias_format": s.bias.hls(),
+            "accum_format": s.accum.hls(),
+            "result_format": s.result.hls(),
+        }
+        rows = ",\n".join("        " + _ints(r) for r in ly.kernel)
+        layers.append(
+            "    {"
+            + json.dumps(head)[1:-1]
+            + ',\n      "kernel": [\n'
+            + rows
+            + '\n      ],\n      "bias": '
+            + _ints(ly.bias)
+            + "}"
+        )
+    outputs = {
+        "score": d.score,
+        "score_definition": SCORE_DEFINITIONS[d.score],
+        "score_format": d.score_format.hls(),
+        "decision": d.decision,
+        "decision_definition": "score > score_threshold (raw integers of score_format)",
+        "columns": d.output_columns,
+    }
+    return (
+        "{\n"
+        + f'  "format_version": {FORMAT_VERSION},\n  "design": {json.dumps(d.name)},\n'
+        + f'  "input_format": {json.dumps(d.input_format.hls())},\n'
+        + '  "layers": [\n'
+        + ",\n".join(layers)
+        + "\n  ],\n"
+        + f'  "outputs": {json.dumps(outputs)}\n'
+        + "}\n"
+    )
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -85,35 +115,40 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def save(path: Path, w: IntegerEncoder, hls_config: dict[str, Any], metadata: dict[str, Any]) -> str:
+def save(path: Path, net: IntegerNetwork, hls_config: dict[str, Any], metadata: dict[str, Any]) -> str:
     path.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path / ENCODER_FILE, encoder_json(w))
+    _atomic_write(path / WEIGHTS_FILE, weights_json(net))
     _atomic_write(path / HLS_CONFIG_FILE, json.dumps(hls_config, indent=2, sort_keys=True) + "\n")
     digest = model_hash(path)
-    _atomic_write(path / METADATA_FILE, json.dumps({**metadata, "model_hash": digest}, indent=2) + "\n")
+    _atomic_write(
+        path / METADATA_FILE, json.dumps({**metadata, "design": net.design.name, "model_hash": digest}, indent=2) + "\n"
+    )
     return digest
 
 
-def _matrix(doc: dict[str, Any], key: str, shape: tuple[int, ...], fmt: F.FixedFormat, src: Path) -> np.ndarray:
+def _matrix(
+    doc: dict[str, Any], key: str, shape: tuple[int, ...], fmt: FixedFormat, src: Path, where: str
+) -> np.ndarray:
     try:
         arr = np.array(doc[key], dtype=np.int64)
     except KeyError:
-        raise ReferenceError(f"{src}: key '{key}' missing") from None
+        raise ReferenceError(f"{src}: {where} '{key}' missing") from None
     except (TypeError, ValueError):
-        raise ReferenceError(f"{src}: '{key}' is not an integer array") from None
+        raise ReferenceError(f"{src}: {where} '{key}' is not an integer array") from None
     if arr.shape != shape:
-        raise ReferenceError(f"{src}: '{key}' has shape {arr.shape}, expected {shape}")
-    if arr.min() < fmt.raw_min or arr.max() > fmt.raw_max:
-        raise ReferenceError(f"{src}: '{key}' has values outside {fmt.hls()} raw range")
+        raise ReferenceError(f"{src}: {where} '{key}' has shape {arr.shape}, expected {shape}")
+    if arr.size and (arr.min() < fmt.raw_min or arr.max() > fmt.raw_max):
+        raise ReferenceError(f"{src}: {where} '{key}' has values outside {fmt.hls()} raw range")
     return arr
 
 
-def load(path: Path) -> Reference:
+def load(path: Path, design: Design) -> Reference:
+    """Read a reference model and check that it is the design's (names, shapes, every format)."""
     path = Path(path)
     if not path.is_dir():
-        raise ReferenceError(f"{path}: reference model directory missing (run `pixvae train`)")
+        raise ReferenceError(f"{path}: reference model directory missing (run `pixvae train --design {design.name}`)")
     digest = model_hash(path)
-    src = path / ENCODER_FILE
+    src = path / WEIGHTS_FILE
     try:
         doc = json.loads(src.read_text())
         hls_config = json.loads((path / HLS_CONFIG_FILE).read_text())
@@ -122,31 +157,65 @@ def load(path: Path) -> Reference:
         raise ReferenceError(f"{path}: corrupt JSON ({e.msg} at line {e.lineno})") from None
     if doc.get("format_version") != FORMAT_VERSION:
         raise ReferenceError(f"{src}: format_version {doc.get('format_version')!r}, expected {FORMAT_VERSION}")
-    w = IntegerEncoder(
-        w1=_matrix(doc, "fc1_kernel", (F.N_INPUTS, F.N_HIDDEN), F.WEIGHT, src),
-        b1=_matrix(doc, "fc1_bias", (F.N_HIDDEN,), F.BIAS, src),
-        w2=_matrix(doc, "fc_mu_kernel", (F.N_HIDDEN, F.N_LATENT), F.WEIGHT, src),
-        b2=_matrix(doc, "fc_mu_bias", (F.N_LATENT,), F.BIAS, src),
-    )
-    return Reference(path, w, hls_config, metadata, digest)
+    if doc.get("design") != design.name or doc.get("input_format") != design.input_format.hls():
+        raise ReferenceError(
+            f"{src}: made for design {doc.get('design')!r} with input "
+            f"{doc.get('input_format')}, not {design.name!r} ({design.input_format.hls()})"
+        )
+    got = doc.get("layers")
+    if not isinstance(got, list) or len(got) != len(design.layers):
+        raise ReferenceError(
+            f"{src}: {len(got) if isinstance(got, list) else 'no'} layers, design "
+            f"{design.name} has {len(design.layers)}"
+        )
+    layers = []
+    for spec, ly in zip(design.layers, got, strict=True):
+        where = f"layer '{spec.name}'"
+        want = {
+            "name": spec.name,
+            "activation": spec.activation,
+            "kernel_format": spec.weight.hls(),
+            "bias_format": spec.bias.hls(),
+            "accum_format": spec.accum.hls(),
+            "result_format": spec.result.hls(),
+        }
+        for key, value in want.items():
+            if ly.get(key) != value:
+                raise ReferenceError(
+                    f"{src}: {where} {key} {ly.get(key)!r} differs from the design's {value!r} "
+                    "(stale reference: retrain)"
+                )
+        layers.append(
+            IntLayer(
+                spec,
+                _matrix(ly, "kernel", (spec.n_in, spec.units), spec.weight, src, where),
+                _matrix(ly, "bias", (spec.units,), spec.bias, src, where),
+            )
+        )
+    if doc.get("outputs", {}).get("score_format") != design.score_format.hls():
+        raise ReferenceError(
+            f"{src}: score format {doc.get('outputs', {}).get('score_format')!r} differs from "
+            f"the design's {design.score_format.hls()}"
+        )
+    return Reference(path, design, IntegerNetwork(design, tuple(layers)), hls_config, metadata, digest)
 
 
-def from_keras(encoder) -> IntegerEncoder:
-    """Read the quantized weights out of a trained QKeras encoder as raw integers."""
+def from_keras(design: Design, model) -> IntegerNetwork:
+    """Read the quantized weights out of a trained QKeras model as raw integers."""
+    layers = []
+    for spec in design.layers:
+        lay = model.get_layer(spec.name)
+        qk, qb = lay.get_quantizers()[:2]
+        w, b = lay.get_weights()[:2]
+        layers.append(IntLayer(spec, spec.weight.to_raw(np.asarray(qk(w))), spec.bias.to_raw(np.asarray(qb(b)))))
+    return IntegerNetwork(design, tuple(layers))
 
-    def q(layer: str, idx: int, fmt: F.FixedFormat) -> np.ndarray:
-        lay = encoder.get_layer(layer)
-        quantizer = lay.get_quantizers()[idx]
-        return fmt.to_raw(np.asarray(quantizer(lay.get_weights()[idx])))
 
-    return IntegerEncoder(q("fc1", 0, F.WEIGHT), q("fc1", 1, F.BIAS), q("fc_mu", 0, F.WEIGHT), q("fc_mu", 1, F.BIAS))
+def to_keras(net: IntegerNetwork):
+    """Build the QKeras model carrying exactly these integer weights (values are on-grid floats)."""
+    from model import qnet
 
-
-def to_keras(w: IntegerEncoder):
-    """Build the QKeras encoder carrying exactly these integer weights (values are on-grid floats)."""
-    from model.vae import build_encoder
-
-    enc = build_encoder()
-    enc.get_layer("fc1").set_weights([F.WEIGHT.to_float(w.w1), F.BIAS.to_float(w.b1)])
-    enc.get_layer("fc_mu").set_weights([F.WEIGHT.to_float(w.w2), F.BIAS.to_float(w.b2)])
-    return enc
+    model = qnet.build(net.design)
+    for ly in net.layers:
+        model.get_layer(ly.spec.name).set_weights([ly.spec.weight.to_float(ly.kernel), ly.spec.bias.to_float(ly.bias)])
+    return model

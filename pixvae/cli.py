@@ -13,7 +13,8 @@ from typing import Any
 import click
 
 from hw import params
-from pixvae.paths import COMMITTED_GOLDEN, COMMITTED_REFERENCE, RunPaths
+from model.design import DEFAULT_DESIGN
+from pixvae.paths import RunPaths
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the logs
 
@@ -21,11 +22,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 def _known_errors() -> tuple[type[BaseException], ...]:
     from hw.golden import GoldenError
     from hw.hls import HlsError
+    from hw.params import ParameterError
+    from hw.rtl import RtlError
+    from hw.synth import SynthError
     from hw.toolchain import ToolchainError
+    from model.design import DesignError
     from model.reference import ReferenceError
     from tb.bulk import BulkError
 
     errs: list[type[BaseException]] = [GoldenError, HlsError, ToolchainError, ReferenceError, BulkError,
+                                       ParameterError, RtlError, DesignError, SynthError,
                                        FileNotFoundError]
     try:
         from model.dataformat import DataFormatError
@@ -41,8 +47,13 @@ def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from tb.runner import RegressionFailed
+
         try:
             return fn(*args, **kwargs)
+        except RegressionFailed as e:  # a check that ran and failed: exit 1, as a failed regression
+            click.echo(f"error: {str(e).splitlines()[0]}", err=True)
+            sys.exit(1)
         except _known_errors() as e:
             click.echo(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", err=True)
             sys.exit(2)
@@ -50,14 +61,22 @@ def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-run_dir_opt = click.option("--run-dir", type=click.Path(path_type=Path), default=Path("runs/default"),
-                           show_default=True, help="Where every stage writes.")
+run_dir_opt = click.option("--run-dir", type=click.Path(path_type=Path), default=None,
+                           help="Where every stage writes [default: runs/DESIGN].")
 reference_opt = click.option("--reference", type=click.Path(path_type=Path), default=None,
                              help="Reference model directory [default: RUN_DIR/reference].")
-clock_opt = click.option("--clock-ns", type=float, default=params.CLOCK_PERIOD_NS, show_default=True,
-                         help="Clock period the latency is checked with against the 25 ns budget.")
-levels_opt = click.option("--adder-levels", type=int, default=params.ADDER_LEVELS_PER_STAGE, show_default=True,
-                          help="Adder levels per pipeline stage (da4ml latency cutoff).")
+design_opt = click.option("--design", "design_name", default=DEFAULT_DESIGN, show_default=True,
+                          help="A design name (golden/NAME/design.toml) or a design folder; see `pixvae designs`.")
+# Periods, budgets and adder levels that make a run meaningless are refused before any work.
+POSITIVE = click.FloatRange(min=0, min_open=True)
+clock_opt = click.option("--clock-ns", type=POSITIVE, default=params.CLOCK_PERIOD_NS, show_default=True,
+                         help="Clock period the latency is checked with against the budget.")
+budget_opt = click.option("--budget-ns", type=POSITIVE, default=params.LATENCY_BUDGET_NS, show_default=True,
+                          help="Latency budget (one 40 MHz bunch crossing).")
+profile_opt = click.option("--profile", type=click.Choice(["tiny", "short", "paper"]), default="short",
+                           show_default=True, help="Training profile (tiny: a smoke test of the flow, not a model).")
+levels_opt = click.option("--adder-levels", type=click.IntRange(min=1), default=params.ADDER_LEVELS_PER_STAGE,
+                          show_default=True, help="Adder levels per pipeline stage (da4ml latency cutoff).")
 
 
 @click.group()
@@ -73,65 +92,128 @@ except ImportError:  # the data CLI is optional while the data module is develop
     pass
 
 
-def _ref(reference: Path | None, run: RunPaths):
+def _design(name: str):
+    from model import design as D
+
+    return D.load(name)
+
+
+def _run(run_dir: Path | None, design, root: str = "runs") -> RunPaths:
+    return RunPaths(run_dir or Path(root) / design.name)
+
+
+def _ref(design, reference: Path | None, run: RunPaths):
     from model import reference as refmod
 
-    return refmod.load(reference or run.reference)
+    return refmod.load(reference or run.reference, design)
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+@one_line_errors
+def designs(ctx: click.Context) -> None:
+    """List the designs (golden/*/design.toml); `designs new` adds one from a description."""
+    if ctx.invoked_subcommand:
+        return
+    from model import design as D
+
+    click.echo(f"{'design':<14} {'kind':<12} {'inputs':<16} {'layers':<22} {'sparsity':<9} committed reference")
+    for name in D.names():
+        d = D.load(name)
+        layers = " -> ".join([str(d.n_inputs)] + [f"{ly.units}{'r' if ly.activation == 'relu' else ''}"
+                                                  for ly in d.layers])
+        ref = (d.reference_dir / "weights.json").is_file() and (d.vectors_dir / "vectors.csv").is_file()
+        click.echo(f"{d.name:<14} {d.kind:<12} {d.n_inputs} x {d.input_format.hls(False):<9} {layers:<22} "
+                   f"{d.sparsity:<9g} {'yes' if ref else 'no'}")
+
+
+@designs.command("new")
+@click.argument("name")
+@click.option("--from", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="A design description (TOML) to start from; its 'name' is set to NAME.")
+@one_line_errors
+def designs_new(name: str, source: Path) -> None:
+    """Create golden/NAME/design.toml from a description (checked first; never overwrites)."""
+    import re
+    import tomllib
+
+    from model import design as D
+
+    folder = D.DESIGNS_ROOT / name
+    if (folder / D.DESIGN_FILE).exists():
+        raise D.DesignError(f"{folder / D.DESIGN_FILE}: exists already; edit it or choose another name")
+    text = source.read_text()
+    text, n = re.subn(r'(?m)^name\s*=\s*"[^"]*"', f'name = "{name}"', text, count=1)
+    if not n:
+        raise D.DesignError(f"{source}: no top-level 'name = \"...\"' line")
+    try:
+        D.parse(tomllib.loads(text), folder)  # refuse a bad description before writing anything
+    except tomllib.TOMLDecodeError as e:
+        raise D.DesignError(f"{source}: not valid TOML ({e})") from None
+    folder.mkdir(parents=True, exist_ok=False)
+    (folder / D.DESIGN_FILE).write_text(text)
+    click.echo(f"created {folder / D.DESIGN_FILE}; next: pixvae flow --design {name}")
 
 
 @main.command()
+@design_opt
 @run_dir_opt
-@click.option("--profile", type=click.Choice(["short", "paper"]), default="short", show_default=True)
+@profile_opt
 @one_line_errors
-def train(run_dir: Path, profile: str) -> None:
-    """Generate the default training data (if needed) and train the VAE."""
-    from model.vae import TrainConfig
+def train(design_name: str, run_dir: Path | None, profile: str) -> None:
+    """Generate the default training data (if needed) and train the design's network."""
     from pixvae import stages
 
-    run = RunPaths(run_dir)
-    stages.make_data(run.train_data, TrainConfig.profile(profile).n_tracks, stages.TRAIN_SEED)
-    stages.train(run.train_data, run.reference, profile)
+    design = _design(design_name)
+    run = _run(run_dir, design)
+    stages.make_data(run.train_data, int(design.profile(profile)["n_tracks"]), stages.TRAIN_SEED)
+    stages.train(design, run.train_data, run.reference, profile)
 
 
 @main.command()
+@design_opt
 @run_dir_opt
 @reference_opt
 @clock_opt
 @levels_opt
 @one_line_errors
-def export(run_dir: Path, reference: Path | None, clock_ns: float, adder_levels: int) -> None:
+def export(design_name: str, run_dir: Path | None, reference: Path | None, clock_ns: float, adder_levels: int) -> None:
     """Convert with hls4ml and emit pipelined Verilog through da4ml."""
     from pixvae import stages
 
-    run = RunPaths(run_dir)
-    stages.export(_ref(reference, run), run.hls, run.rtl, adder_levels, clock_ns)
+    design = _design(design_name)
+    run = _run(run_dir, design)
+    stages.export(_ref(design, reference, run), run.hls, run.rtl, adder_levels, clock_ns)
 
 
 @main.command()
+@design_opt
 @run_dir_opt
 @reference_opt
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="[default: RUN_DIR/golden]")
 @one_line_errors
-def golden(run_dir: Path, reference: Path | None, out: Path | None) -> None:
+def golden(design_name: str, run_dir: Path | None, reference: Path | None, out: Path | None) -> None:
     """Write golden vectors (never overwrites an existing directory)."""
     from pixvae import stages
 
-    run = RunPaths(run_dir)
-    ref = _ref(reference, run)
+    design = _design(design_name)
+    run = _run(run_dir, design)
+    ref = _ref(design, reference, run)
     stages.make_data(run.test_data, stages.TEST_TRACKS, stages.TEST_SEED)
     stages.make_golden(ref, run.test_data, out or run.golden, stages.convert(ref, run.hls))
 
 
-def _sim(run: RunPaths, ref_dir: Path, golden_dir: Path, clock_ns: float, adder_levels: int) -> dict[str, Any]:
+def _sim(design, run: RunPaths, ref_dir: Path, golden_dir: Path, clock_ns: float, adder_levels: int,
+         budget_ns: float) -> dict[str, Any]:
     from hw.golden import load as load_golden
     from hw.toolchain import setup_verilator_env
     from pixvae import stages
 
     setup_verilator_env()  # a missing simulator stops here, before any conversion work
-    ref = _ref(ref_dir, run)
-    load_golden(golden_dir, expected_hash=ref.model_hash)  # stale or corrupt golden: stop before building
+    ref = _ref(design, ref_dir, run)
+    load_golden(golden_dir, design, expected_hash=ref.model_hash)  # stale or corrupt golden: stop before building
     stages.export(ref, run.hls, run.rtl, adder_levels, clock_ns)
-    return stages.simulate(run.rtl, golden_dir, run.sim, clock_ns)
+    return stages.simulate(design, run.rtl, golden_dir, run.sim, clock_ns, budget_ns)
 
 
 def _finish(results: dict[str, Any], run: RunPaths) -> None:
@@ -142,113 +224,210 @@ def _finish(results: dict[str, Any], run: RunPaths) -> None:
     click.echo("\n== RTL regression summary ==")
     for line in stages.summary_lines(results):
         click.echo(line)
-    if not results.get("passed"):
+    if not results.get("passed"):  # tb.verdict's judgement; its reasons were printed above
+        fw = results.get("failure_waves") or {}
+        where = f" (first failing vector: {fw['vcd']}, {fw.get('png')})" if "vcd" in fw else ""
+        click.echo(f"error: RTL regression FAILED: {'; '.join(results.get('fail_reasons', [])[:3])}{where}", err=True)
         sys.exit(1)
 
 
 @main.command()
+@design_opt
 @run_dir_opt
 @reference_opt
 @click.option("--golden", "golden_dir", type=click.Path(path_type=Path), default=None,
               help="[default: RUN_DIR/golden]")
 @clock_opt
+@budget_opt
 @levels_opt
 @one_line_errors
-def sim(run_dir: Path, reference: Path | None, golden_dir: Path | None, clock_ns: float, adder_levels: int) -> None:
+def sim(design_name: str, run_dir: Path | None, reference: Path | None, golden_dir: Path | None, clock_ns: float,
+        budget_ns: float, adder_levels: int) -> None:
     """Build the RTL under Verilator and run the cocotb regression on golden vectors."""
-    run = RunPaths(run_dir)
-    _finish(_sim(run, reference or run.reference, golden_dir or run.golden, clock_ns, adder_levels), run)
+    design = _design(design_name)
+    run = _run(run_dir, design)
+    _finish(_sim(design, run, reference or run.reference, golden_dir or run.golden, clock_ns, adder_levels,
+                 budget_ns), run)
 
 
 @main.command()
-@click.option("--run-dir", type=click.Path(path_type=Path), default=Path("build/regress"), show_default=True)
+@design_opt
+@click.option("--run-dir", type=click.Path(path_type=Path), default=None, help="[default: build/regress/DESIGN]")
 @clock_opt
+@budget_opt
 @levels_opt
 @one_line_errors
-def regress(run_dir: Path, clock_ns: float, adder_levels: int) -> None:
-    """RTL regression of the committed reference model on the committed golden vectors."""
-    run = RunPaths(run_dir)
-    _finish(_sim(run, COMMITTED_REFERENCE, COMMITTED_GOLDEN, clock_ns, adder_levels), run)
+def regress(design_name: str, run_dir: Path | None, clock_ns: float, budget_ns: float, adder_levels: int) -> None:
+    """RTL regression of a design's committed reference model on its committed golden vectors."""
+    design = _design(design_name)
+    run = _run(run_dir, design, "build/regress")
+    _finish(_sim(design, run, design.reference_dir, design.vectors_dir, clock_ns, adder_levels, budget_ns), run)
+
+
+@main.command("rtl-run")
+@design_opt
+@click.option("--inputs", "inputs", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="CSV with columns x00..x{n-1} of raw input codes (other columns are ignored).")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="CSV of the design's output columns.")
+@click.option("--threshold", type=int, default=None, help="Score threshold, raw [default: the committed one].")
+@click.option("--run-dir", type=click.Path(path_type=Path), default=None, help="[default: build/regress/DESIGN]")
+@one_line_errors
+def rtl_run(design_name: str, inputs: Path, out: Path, threshold: int | None, run_dir: Path | None) -> None:
+    """Run any inputs through a design's RTL (the C++ bulk harness, not Python) and write its outputs."""
+    import numpy as np
+    import pandas as pd
+
+    from hw.golden import load as load_golden
+    from pixvae import stages
+    from tb import bulk
+
+    design = _design(design_name)
+    run = _run(run_dir, design, "build/regress")
+    ref = _ref(design, design.reference_dir, run)
+    if threshold is None:
+        threshold = load_golden(design.vectors_dir, design, expected_hash=ref.model_hash).threshold_raw
+    fmt = design.score_format
+    if not fmt.raw_min <= threshold <= fmt.raw_max:
+        raise bulk.BulkError(f"--threshold {threshold} does not fit {fmt.hls(False)} "
+                             f"(raw {fmt.raw_min}..{fmt.raw_max})")
+    try:
+        df = pd.read_csv(inputs)
+    except (ValueError, pd.errors.ParserError) as e:
+        raise bulk.BulkError(f"{inputs}: not a CSV table ({str(e).splitlines()[0]})") from None
+    missing = [c for c in design.x_columns if c not in df.columns]
+    extra = [c for c in df.columns if c.startswith("x") and c[1:].isdigit() and c not in design.x_columns]
+    if missing or extra:
+        raise bulk.BulkError(f"{inputs}: design {design.name} takes {design.n_inputs} inputs "
+                             f"{design.x_columns[0]}..{design.x_columns[-1]}; "
+                             + (f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}"))
+    codes = df[design.x_columns].to_numpy()
+    if not np.issubdtype(codes.dtype, np.integer):
+        raise bulk.BulkError(f"{inputs}: input columns must hold raw integer codes")
+    bulk.check_codes(design, codes, str(inputs))
+    stages.export(ref, run.hls, run.rtl, params.ADDER_LEVELS_PER_STAGE, params.CLOCK_PERIOD_NS)
+    exe = bulk.build(run.rtl, run.root / "bulk_build")[0]
+    res = bulk.run(exe, run.rtl, design, codes, threshold)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(res.y, columns=design.output_columns).to_csv(out, index=False)
+    click.echo(f"{len(codes)} inputs through the {design.name} RTL -> {out} (threshold {threshold} raw)")
 
 
 @main.command("waves")
-@click.option("--run-dir", type=click.Path(path_type=Path), default=Path("build/regress"), show_default=True)
-@click.option("--reference", type=click.Path(path_type=Path), default=COMMITTED_REFERENCE, show_default=True)
-@click.option("--golden", "golden_dir", type=click.Path(path_type=Path), default=COMMITTED_GOLDEN,
-              show_default=True)
+@design_opt
+@click.option("--run-dir", type=click.Path(path_type=Path), default=None, help="[default: build/regress/DESIGN]")
 @click.option("--track", type=int, default=None,
               help="Golden vector id to record alone and draw as a PNG [default: the whole regression, VCD only].")
 @clock_opt
 @levels_opt
 @one_line_errors
-def waves_cmd(run_dir: Path, reference: Path, golden_dir: Path, track: int | None, clock_ns: float,
-              adder_levels: int) -> None:
+def waves_cmd(design_name: str, run_dir: Path | None, track: int | None, clock_ns: float, adder_levels: int) -> None:
     """Record waveforms (VCD, readable port names) and render one track's first cycles to PNG."""
     from hw.golden import load as load_golden
     from hw.toolchain import setup_verilator_env
     from pixvae import stages
 
     setup_verilator_env()
-    run = RunPaths(run_dir)
-    ref = _ref(reference, run)
-    g = load_golden(golden_dir, expected_hash=ref.model_hash)
+    design = _design(design_name)
+    run = _run(run_dir, design, "build/regress")
+    ref = _ref(design, design.reference_dir, run)
+    g = load_golden(design.vectors_dir, design, expected_hash=ref.model_hash)
     if track is not None and track not in set(g.ids.tolist()):
-        raise click.BadParameter(f"vector {track} is not in {golden_dir} (ids {g.ids.min()}..{g.ids.max()})")
+        raise click.BadParameter(f"vector {track} is not in {design.vectors_dir} (ids {g.ids.min()}..{g.ids.max()})")
     stages.export(ref, run.hls, run.rtl, adder_levels, clock_ns)
     out = run.root / "waves" / (f"track_{track}" if track is not None else "regression")
-    stages.waves(run.rtl, golden_dir, run.root / "sim_build_waves", out, track, clock_ns)
+    stages.waves(design, run.rtl, design.vectors_dir, run.root / "sim_build_waves", out, track, clock_ns)
 
 
 @main.command()
-@click.option("--profile", type=click.Choice(["short", "paper"]), default="short", show_default=True)
-@click.option("--version", default=None, help="Folder name under golden/candidates [default: UTC time + git sha].")
+@design_opt
+@profile_opt
+@click.option("--version", default=None, help="Folder name under OUT [default: UTC time + git sha].")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Where versioned candidates go [default: golden/DESIGN/candidates].")
+@click.option("--build-root", type=click.Path(path_type=Path), default=None,
+              help="Scratch space for the candidate's run [default: build/candidate/DESIGN].")
 @one_line_errors
-def candidate(profile: str, version: str | None) -> None:
+def candidate(design_name: str, profile: str, version: str | None, out: Path | None, build_root: Path | None) -> None:
     """Model-change pipeline: retrain, export, new versioned golden folder, RTL regression, change report."""
     from hw.toolchain import setup_verilator_env
     from pixvae import candidate as C
 
     setup_verilator_env()
-    dest = C.run(profile, version)
+    design = _design(design_name)
+    dest = C.run(design, profile, version, build_root=build_root or C.BUILD_ROOT / design.name,
+                 candidates=out or design.path / "candidates")
     click.echo((dest / "CHANGE_REPORT.md").read_text())
-    if not json.loads((dest / "change_report.json").read_text())["candidate_rtl_regression"]["passed"]:
+    sim = json.loads((dest / "change_report.json").read_text())["candidate_rtl_regression"]
+    if not sim["passed"]:
+        click.echo(f"error: candidate RTL regression FAILED: {'; '.join(sim.get('fail_reasons', [])[:3])}", err=True)
         sys.exit(1)
 
 
 @main.command()
+@design_opt
+@click.option("--run-dir", type=click.Path(path_type=Path), default=None, help="[default: build/regress/DESIGN]")
+@click.option("--family", default="xcup", show_default=True, help="yosys synth_xilinx family.")
+@levels_opt
+@one_line_errors
+def synth(design_name: str, run_dir: Path | None, family: str, adder_levels: int) -> None:
+    """Resource estimate of a design's committed model: yosys synth_xilinx beside da4ml's own estimate."""
+    from hw import synth as S
+    from pixvae import stages
+
+    S.yosys_version()  # a missing yosys stops here, before any export
+    design = _design(design_name)
+    run = _run(run_dir, design, "build/regress")
+    meta = stages.export(_ref(design, design.reference_dir, run), run.hls, run.rtl, adder_levels,
+                         params.CLOCK_PERIOD_NS)
+    est = S.estimate(run.rtl, run.root / "synth")
+    click.echo(f"\n== resource estimate of {design.name} (model {meta.model_hash[:12]}, "
+               f"{meta.latency_cycles} cycles at {adder_levels} adder levels per stage) ==")
+    click.echo(f"{est['tool']:<40}: {est['luts']} LUT, {est['ffs']} FF, {est['dsps']} DSP, {est['carry']} CARRY"
+               f"{' (cached)' if est.get('cached') else ''}")
+    click.echo(f"{'da4ml cost model':<40}: {meta.estimated_luts:.0f} LUT, {meta.estimated_ffs} FF")
+    click.echo("both are estimates, not a vendor tool's implementation")
+
+
+@main.command()
+@design_opt
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build/bench"), show_default=True)
 @click.option("--tracks", type=int, default=55_000, show_default=True, help="Normal tracks (and x3 defect tracks).")
 @one_line_errors
-def bench(out: Path, tracks: int) -> None:
+def bench(design_name: str, out: Path, tracks: int) -> None:
     """Print harness speed figures: build times, cocotb vs C++ harness, full test sets through RTL."""
     from hw.toolchain import setup_verilator_env
     from pixvae import bench as B
 
     setup_verilator_env()
-    fig = B.run(out, tracks)
+    fig = B.run(_design(design_name), out, tracks)
     click.echo("\n== harness benchmark (this machine; ratios matter more than seconds) ==")
     for line in B.lines(fig):
         click.echo(line)
-    if fig["full_mismatched_fields"]:
+    if fig["full_mismatched_fields"] or not fig["bulk_golden"]["passed"]:
+        click.echo("error: the RTL disagrees with the reference in the benchmark (see above)", err=True)
         sys.exit(1)
 
 
 @main.command()
+@design_opt
 @run_dir_opt
-@click.option("--profile", type=click.Choice(["short", "paper"]), default="short", show_default=True)
+@profile_opt
 @clock_opt
+@budget_opt
 @levels_opt
 @one_line_errors
-def flow(run_dir: Path, profile: str, clock_ns: float, adder_levels: int) -> None:
+def flow(design_name: str, run_dir: Path | None, profile: str, clock_ns: float, budget_ns: float,
+         adder_levels: int) -> None:
     """Every stage on the bundled default data: data, train, hls4ml, Verilog, golden, Verilator+cocotb."""
     import shutil
 
     from pixvae import report, stages
 
-    run = RunPaths(run_dir)
+    design = _design(design_name)
+    run = _run(run_dir, design)
     shutil.rmtree(run.golden, ignore_errors=True)  # this run's own vectors, regenerated with its model
-    _, _, results = stages.full_run(run, profile, run.golden, adder_levels, clock_ns)
-    results["report"] = str(report.write(run, results))
+    _, _, results = stages.full_run(design, run, profile, run.golden, adder_levels, clock_ns, budget_ns)
+    results["report"] = str(report.write(design, run, results))
     _finish(results, run)
 
 

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-COMMITTED_REFERENCE = REPO / "golden" / "reference"
-COMMITTED_GOLDEN = REPO / "golden" / "vectors"
 
 
 @dataclass(frozen=True)

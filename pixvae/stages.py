@@ -1,11 +1,12 @@
-"""The stages of the main job, each callable alone: data, train, export, golden, sim."""
+"""The stages of the main job, each a pass over one design: data, train, export, golden, sim."""
 
 from __future__ import annotations
 
 import json
+import os
 import platform
+import re
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,8 @@ import numpy as np
 from hw import golden as G
 from hw import hls, params
 from hw import rtl as R
-from model import fixed_ref, reference
-from model import formats as F
+from model import reference
+from model.design import Design
 from pixvae.paths import RunPaths
 from tb import stimulus
 
@@ -46,141 +47,195 @@ def make_data(out: Path, n: int, seed: int, spectrum: str = "falling") -> Path:
     return out
 
 
-def load_codes(data_dir: Path, seed: int) -> tuple[np.ndarray, Any]:
-    """Read a dataset in the real format and compute the 53 encoder input codes."""
-    from model import dataformat, features
+def load_codes(design: Design, data_dir: Path, seed: int) -> tuple[np.ndarray, Any]:
+    """Read a dataset in the real format and compute the design's input codes."""
+    from model import dataformat, encoding
 
     ts = dataformat.read_dataset(data_dir)
-    return features.encoder_inputs(ts, seed=seed), ts
+    return encoding.inputs(design, ts, seed=seed), ts
 
 
-def train(train_dir: Path, ref_dir: Path, profile: str) -> str:
-    from model.vae import TrainConfig
-    from model.vae import train as fit
+def trainer(design: Design):
+    """The training procedure a design's kind implies."""
+    if design.kind == "classifier":
+        from model import classifier
 
-    cfg = TrainConfig.profile(profile)
-    codes, _ = load_codes(train_dir, seed=TRAIN_SEED)
-    codes = codes[: cfg.n_tracks]
-    log(f"train: {profile} profile, {len(codes)} tracks, {cfg.epochs} epochs")
+        return classifier.train
+    from model import vae
+
+    return vae.train
+
+
+def train(design: Design, train_dir: Path, ref_dir: Path, profile: str) -> str:
+    cfg = design.profile(profile)
+    codes, ts = load_codes(design, train_dir, seed=TRAIN_SEED)
+    n = min(len(codes), int(cfg["n_tracks"]))
+    log(f"train: {design.name} ({design.kind}), {profile} profile, {n} tracks, {cfg['epochs']} epochs")
     t0 = time.perf_counter()
-    encoder, history = fit(codes, cfg)
-    weights = reference.from_keras(encoder)
+    model, history = trainer(design)(design, codes[:n], ts.labels.iloc[:n], cfg)
+    net = reference.from_keras(design, model)
     meta = {
         "profile": profile,
-        "train_config": asdict(cfg),
+        "train_config": cfg,
         "train_data": str(train_dir),
         "train_seconds": round(time.perf_counter() - t0, 1),
         "history": history,
+        "kernel_sparsity": {ly.spec.name: round(ly.sparsity, 4) for ly in net.layers},
         "host": platform.platform(),
     }
-    digest = reference.save(ref_dir, weights, hls.hls_config(), meta)
+    digest = reference.save(ref_dir, net, hls.hls_config(design), meta)
     log(f"train: saved reference model {digest[:12]} -> {ref_dir}")
     return digest
 
 
 def convert(ref: reference.Reference, hls_dir: Path, compile_csim: bool = True):
-    log(f"export: hls4ml conversion of model {ref.model_hash[:12]}" + (" + C simulation build" if compile_csim else ""))
-    return hls.convert(reference.to_keras(ref.weights), ref.hls_config, hls_dir, compile_csim=compile_csim)
+    log(f"export: hls4ml conversion of {ref.design.name} model {ref.model_hash[:12]}"
+        + (" + C simulation build" if compile_csim else ""))
+    return hls.convert(ref.design, reference.to_keras(ref.network), ref.hls_config, hls_dir, compile_csim=compile_csim)
 
 
 def export(ref: reference.Reference, hls_dir: Path, rtl_dir: Path, adder_levels: int, clock_ns: float,
            hm=None) -> R.RtlMeta:
+    """Write the RTL; reused while model, parameters, generator and the written files are unchanged."""
+    params.check(clock_ns=clock_ns, adder_levels=adder_levels)
     meta_path = rtl_dir / R.META_FILE
     if meta_path.is_file():
         try:
             old = R.load_meta(rtl_dir)
-        except FileNotFoundError:
+        except R.RtlError:
             old = None
-        same = old and (old.model_hash, old.adder_levels_per_stage, old.clock_period_ns, old.generator_sha256)
-        if same == (ref.model_hash, adder_levels, clock_ns, R.generator_sha256()):
-            log(f"export: reusing RTL in {rtl_dir}")
-            return old
+        same = old and (old.design, old.model_hash, old.adder_levels_per_stage, old.clock_period_ns,
+                        old.generator_sha256)
+        if same == (ref.design.name, ref.model_hash, adder_levels, clock_ns, R.generator_sha256()):
+            if R.sources_intact(rtl_dir, old):
+                log(f"export: reusing RTL in {rtl_dir}")
+                return old
+            log(f"export: RTL in {rtl_dir} was edited after export; exporting again")
     hm = hm or convert(ref, hls_dir, compile_csim=False)
     t0 = time.perf_counter()
-    meta = R.export_rtl(hm, rtl_dir, ref.model_hash, adder_levels=adder_levels, clock_period_ns=clock_ns)
+    meta = R.export_rtl(ref.design, hm, rtl_dir, ref.model_hash, adder_levels=adder_levels, clock_period_ns=clock_ns)
     log(f"export: da4ml Verilog in {time.perf_counter() - t0:.1f} s: {meta.pipeline_stages} stages, "
         f"latency {meta.latency_cycles} cycles, "
         f"da4ml estimate {meta.estimated_luts:.0f} LUTs / {meta.estimated_ffs} FFs")
     return meta
 
 
-def golden_inputs(test_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(codes, set names, normal-track codes for the threshold) for the golden vector sets."""
-    from model import dataformat, defects, features
+def golden_inputs(design: Design, test_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
+    """(codes, set names, threshold-setting codes, their labels) for the golden vector sets."""
+    from model import dataformat, defects, encoding
 
     ts = dataformat.read_dataset(test_dir)
     n_norm = GOLDEN_COUNTS["normal"]
-    normal = features.encoder_inputs(ts.subset(np.arange(n_norm)), seed=TEST_SEED)
+    normal = encoding.inputs(design, ts.subset(np.arange(n_norm)), seed=TEST_SEED)
     parts, names = [normal], ["normal"] * n_norm
     start = n_norm
     for k, kind in enumerate(DEFECT_KINDS):
         n = GOLDEN_COUNTS[kind]
         sub = ts.subset(np.arange(start, start + n))
         sub.charges, _ = defects.inject(sub.charges, kind, seed=DEFECT_SEED + k)
-        parts.append(features.encoder_inputs(sub, seed=TEST_SEED + 1 + k))
+        parts.append(encoding.inputs(design, sub, seed=TEST_SEED + 1 + k))
         names += [kind] * n
         start += n
-    rand = stimulus.random_codes(GOLDEN_COUNTS["random"], RANDOM_SEED)
-    corner = stimulus.corner_codes()
+    rand = stimulus.random_codes(design, GOLDEN_COUNTS["random"], RANDOM_SEED)
+    corner = stimulus.corner_codes(design)
     parts += [rand, corner]
     names += ["random"] * len(rand) + ["corner"] * len(corner)
-    threshold_codes = features.encoder_inputs(ts.subset(np.arange(start, len(ts))), seed=TEST_SEED + 9)
-    return np.concatenate(parts).astype(np.int64), np.array(names), threshold_codes
+    rest = ts.subset(np.arange(start, len(ts)))
+    thr_codes = encoding.inputs(design, rest, seed=TEST_SEED + 9)
+    return np.concatenate(parts).astype(np.int64), np.array(names), thr_codes, rest.labels
+
+
+def threshold(ref: reference.Reference, codes: np.ndarray, labels: Any) -> tuple[int, str]:
+    """The committed threshold and its definition, as the design declares it."""
+    from model import classifier
+
+    d = ref.design
+    scores = ref.network.score(ref.network.forward(codes))
+    what = "normal tracks"
+    if d.threshold_on == "signal":
+        scores = scores[classifier.signal_labels(labels) == 1]
+        what = f"signal tracks (|pT| > {classifier.SIGNAL_PT_GEV} GeV)"
+    if not len(scores):
+        raise G.GoldenError(f"no {what} among the test tracks to set the threshold")
+    raw = int(np.quantile(scores, d.threshold_quantile, method="lower"))
+    return raw, (f"{d.threshold_quantile:g} quantile (lower) of the score of {len(scores)} {what}, "
+                 f"{d.score_format.hls(False)} raw")
 
 
 def make_golden(ref: reference.Reference, test_dir: Path, out: Path, hm) -> dict[str, Any]:
     """Compute the vectors with the numpy integer model; check hls4ml C-sim and QKeras against it."""
-    x, sets, thr_codes = golden_inputs(test_dir)
-    mu = ref.weights.latent(x)
-    score = fixed_ref.score_raw(mu)
-    thr_scores = fixed_ref.score_raw(ref.weights.latent(thr_codes))
-    threshold = int(np.percentile(thr_scores, 99, method="lower"))
-    csim = hls.csim_latent_raw(hm, x)
-    csim_diff = int(np.sum(csim != mu))
+    d, net = ref.design, ref.network
+    x, sets, thr_codes, thr_labels = golden_inputs(d, test_dir)
+    last = net.forward(x)
+    thr, thr_def = threshold(ref, thr_codes, thr_labels)
+    y = net.outputs(x, thr)
+    csim = hls.csim_raw(d, hm, x)
+    csim_diff = int(np.sum(csim != last))
     if csim_diff:
         raise G.GoldenError(f"hls4ml C simulation differs from the numpy integer model on {csim_diff} outputs")
-    keras_mu = F.LATENT.to_raw(reference.to_keras(ref.weights).predict(F.INPUT.to_float(x), verbose=0))
-    keras_diff = keras_mu != mu
+    keras = reference.to_keras(net).predict(d.input_format.to_float(x), verbose=0)
+    keras_diff = d.layers[-1].result.to_raw(np.asarray(keras).reshape(last.shape)) != last
     manifest = {
         "model_hash": ref.model_hash,
-        "score_threshold_raw": threshold,
-        "score_threshold_definition": f"99th percentile of the score of {len(thr_codes)} normal tracks "
-                                      f"(lower method), {F.SCORE.hls(False)} raw",
+        "score_threshold_raw": thr,
+        "score_threshold_definition": thr_def,
         "sets": {s: int(np.sum(sets == s)) for s in dict.fromkeys(sets)},
         "references": {
             "numpy_integer_vs_hls4ml_csim_mismatched_outputs": csim_diff,
             "qkeras_vs_hls4ml_csim_mismatched_outputs": int(keras_diff.sum()),
             "qkeras_vs_hls4ml_csim_mismatched_vectors": int(keras_diff.any(axis=1).sum()),
-            "outputs_compared": int(mu.size),
+            "outputs_compared": int(last.size),
         },
         "data": {"test_data": str(test_dir), "seeds": {"test": TEST_SEED, "defects": DEFECT_SEED,
                                                        "random": RANDOM_SEED}},
     }
-    G.write(out, np.arange(len(x)), sets, x, mu, score, fixed_ref.flag(score, threshold), manifest)
-    log(f"golden: {len(x)} vectors -> {out}; C-sim == numpy on {mu.size} outputs; "
+    G.write(out, d, np.arange(len(x)), sets, x, y, manifest)
+    log(f"golden: {len(x)} vectors of {d.name} -> {out}; C-sim == numpy on {last.size} outputs; "
         f"QKeras differs on {int(keras_diff.sum())} outputs")
     return manifest
 
 
-def simulate(rtl_dir: Path, golden_dir: Path, build_dir: Path, clock_ns: float | None = None) -> dict[str, Any]:
-    from tb import runner
+def simulate(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, clock_ns: float | None = None,
+             budget_ns: float = params.LATENCY_BUDGET_NS) -> dict[str, Any]:
+    """Build and run the cocotb regression; `passed` and `fail_reasons` come from tb.verdict."""
+    from tb import runner, verdict
 
     meta = R.load_meta(rtl_dir)
-    log(f"sim: Verilator build of {meta.top} ({len(meta.sources)} files) in {build_dir}")
+    clock_ns = meta.clock_period_ns if clock_ns is None else clock_ns
+    params.check(clock_ns=clock_ns, budget_ns=budget_ns)
+    g = G.load(golden_dir, design, expected_hash=meta.model_hash)
+    log(f"sim: Verilator build of {design.name} ({len(meta.sources)} files) in {build_dir}")
     info = runner.build(rtl_dir, build_dir)
-    log(f"sim: build {'cached' if info.cached else 'done'} in {info.seconds:.1f} s; running cocotb regression")
-    results: dict[str, Any] = {"build_seconds": round(info.seconds, 1), "build_cached": info.cached}
+    log(f"sim: build {'cached' if info.cached else 'done'} in {info.seconds:.1f} s; "
+        f"running the cocotb regression on {len(g)} vectors")
+    results: dict[str, Any] = {"design": design.name, "build_seconds": round(info.seconds, 1),
+                               "build_cached": info.cached, "expected_vectors": len(g), "golden": str(golden_dir)}
     try:
-        results |= runner.run(rtl_dir, golden_dir, build_dir, testcase="regression", clock_ns=clock_ns)
-        results["passed"] = True
-    except runner.RegressionFailed:  # the results JSON says why
-        path = build_dir / "regression.json"
-        results |= json.loads(path.read_text()) if path.is_file() else {}
-        results["passed"] = False
+        results |= runner.run(design, rtl_dir, golden_dir, build_dir, testcase="regression", clock_ns=clock_ns,
+                              budget_ns=budget_ns)
+    except runner.RegressionFailed as e:
+        results |= e.results
+    results |= verdict.judge(results, len(g), results.get("cocotb_failures")).as_dict()
+    first = first_failing_vector(results)
+    if first is not None and os.environ.get("PIXVAE_FAILURE_WAVES", "1") != "0":
+        try:  # the waveform of the first failing vector, so an engineer can open it at once
+            results["failure_waves"] = waves(design, rtl_dir, golden_dir, build_dir.parent / "sim_build_waves",
+                                             build_dir.parent / "failure_waves" / f"track_{first}", first, clock_ns)
+        except Exception as e:  # noqa: BLE001 - the verdict stands; say why there is no picture
+            results["failure_waves"] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
     return results
 
 
-def waves(rtl_dir: Path, golden_dir: Path, build_dir: Path, out_dir: Path, track: int | None,
+def first_failing_vector(results: dict[str, Any]) -> int | None:
+    """The id of the first vector with a differing field, from the testbench's mismatch lines."""
+    for line in results.get("first_mismatches", []):
+        m = re.match(r"vector (\d+) \(", line)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def waves(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, out_dir: Path, track: int | None,
           clock_ns: float | None = None) -> dict[str, Any]:
     """Record a VCD (one track, or the whole regression when track is None) and, for one track, a PNG."""
     from tb import runner, wave_png
@@ -189,17 +244,16 @@ def waves(rtl_dir: Path, golden_dir: Path, build_dir: Path, out_dir: Path, track
     log(f"waves: Verilator build with tracing in {build_dir}")
     runner.build(rtl_dir, build_dir, waves=True)
     test = "single_track" if track is not None else "regression"
-    runner.run(rtl_dir, golden_dir, build_dir, testcase=test, results=out_dir / "results.json", waves=True,
-               clock_ns=clock_ns, track=track)
+    try:
+        runner.run(design, rtl_dir, golden_dir, build_dir, testcase=test, results=out_dir / "results.json",
+                   waves=True, clock_ns=clock_ns, track=track)
+    except runner.RegressionFailed as e:  # a failing vector still leaves its waveform: draw it, then say so
+        log(f"waves: the traced run failed too ({str(e).splitlines()[0]})")
     vcd = out_dir / "dump.vcd"
     got: dict[str, Any] = {"vcd": str(vcd)}
     if track is not None:
-        png = wave_png.render(
-            vcd, out_dir / f"track_{track}.png", meta.top,
-            {"in_data": meta.input_bits, "score_threshold": meta.score_bits, "out_mu": meta.latent_bits,
-             "out_score": meta.score_bits},
-            clock_ns or meta.clock_period_ns, meta.latency_cycles, f"golden vector {track} through {meta.top}",
-        )
+        png = wave_png.render(vcd, out_dir / f"track_{track}.png", meta, clock_ns or meta.clock_period_ns,
+                              f"{design.name}: golden vector {track} through {meta.top}")
         got["png"] = str(png)
     log(f"waves: {vcd} (open with `gtkwave {vcd}` or `surfer {vcd}`)")
     if "png" in got:
@@ -207,35 +261,45 @@ def waves(rtl_dir: Path, golden_dir: Path, build_dir: Path, out_dir: Path, track
     return got
 
 
-def full_run(run: RunPaths, profile: str, golden_out: Path, adder_levels: int = params.ADDER_LEVELS_PER_STAGE,
-             clock_ns: float = params.CLOCK_PERIOD_NS) -> tuple[reference.Reference, R.RtlMeta, dict[str, Any]]:
+def full_run(design: Design, run: RunPaths, profile: str, golden_out: Path,
+             adder_levels: int = params.ADDER_LEVELS_PER_STAGE, clock_ns: float = params.CLOCK_PERIOD_NS,
+             budget_ns: float = params.LATENCY_BUDGET_NS) -> tuple[reference.Reference, R.RtlMeta, dict[str, Any]]:
     """Every stage in order: data, train, hls4ml + C-sim, Verilog, golden vectors, RTL regression."""
-    from model.vae import TrainConfig
-
-    make_data(run.train_data, TrainConfig.profile(profile).n_tracks, TRAIN_SEED)
+    params.check(clock_ns=clock_ns, budget_ns=budget_ns, adder_levels=adder_levels)
+    make_data(run.train_data, int(design.profile(profile)["n_tracks"]), TRAIN_SEED)
     make_data(run.test_data, TEST_TRACKS, TEST_SEED)
-    train(run.train_data, run.reference, profile)
-    ref = reference.load(run.reference)
+    train(design, run.train_data, run.reference, profile)
+    ref = reference.load(run.reference, design)
     hm = convert(ref, run.hls)
     meta = export(ref, run.hls, run.rtl, adder_levels, clock_ns, hm=hm)
     make_golden(ref, run.test_data, golden_out, hm)
-    return ref, meta, simulate(run.rtl, golden_out, run.sim, clock_ns)
+    return ref, meta, simulate(design, run.rtl, golden_out, run.sim, clock_ns, budget_ns)
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:
-    lat, ns, budget = results.get("latency_cycles"), results.get("latency_ns"), results.get("budget_ns",
-                                                                                          params.LATENCY_BUDGET_NS)
-    ok = results.get("passed") and ns is not None and ns <= budget
+    """The regression summary; PASS or FAIL is tb.verdict's, with its reasons."""
+    lat, ns = results.get("latency_cycles"), results.get("latency_ns")
+    budget = results.get("budget_ns", params.LATENCY_BUDGET_NS)
+    passed = bool(results.get("passed"))
     lines = [
-        f"vectors compared : {results.get('vectors', 0)}",
+        f"design           : {results.get('design')}",
+        f"vectors compared : {results.get('vectors', 0)} of {results.get('expected_vectors', 'n/a')}",
         f"mismatches       : {results.get('mismatched_vectors', 'n/a')} vectors "
-        f"({results.get('mismatched_fields', 'n/a')} output fields)",
+        f"({results.get('mismatched_fields', 'n/a')} output fields), "
+        f"{results.get('protocol_errors', 'n/a')} protocol errors",
         f"latency          : {lat} cycles x {results.get('clock_period_ns')} ns = {ns} ns "
-        f"(budget {budget} ns: {'within' if ns is not None and ns <= budget else 'EXCEEDED'})",
+        f"(budget {budget} ns: {'within' if ns <= budget else 'EXCEEDED'})" if ns is not None
+        else "latency          : not measured",
         f"initiation intvl : {results.get('initiation_interval')} cycle(s)",
         f"verilator build  : {results.get('build_seconds')} s{' (cached)' if results.get('build_cached') else ''}",
         f"cocotb speed     : {results.get('cycles_per_s', 0):.0f} cycles/s",
-        f"result           : {'PASS' if ok else 'FAIL'}",
+        f"result           : {'PASS' if passed else 'FAIL'}",
     ]
+    if not passed:
+        lines += [f"  why: {r}" for r in results.get("fail_reasons", ["no verdict (the regression did not run)"])[:8]]
     lines += [f"  {m}" for m in results.get("first_mismatches", [])[:5]]
+    fw = results.get("failure_waves")
+    if fw:
+        lines.append(f"first failing vector: waveform {fw['vcd']}, picture {fw.get('png')}" if "vcd" in fw
+                     else f"first failing vector: no waveform ({fw.get('error')})")
     return lines

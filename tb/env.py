@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+DESIGN = "PIXVAE_DESIGN"  # design folder (holds design.toml)
 GOLDEN = "PIXVAE_GOLDEN"  # golden vector directory
 RTL = "PIXVAE_RTL"  # exported RTL directory (holds rtl_meta.json)
 RESULTS = "PIXVAE_RESULTS"  # where a test writes its JSON results

@@ -14,28 +14,26 @@ from dataclasses import dataclass, field
 import numpy as np
 from cocotb.triggers import FallingEdge
 
-from model import formats as F
+from hw.rtl import RtlMeta
 
 
-def pack_inputs(x: np.ndarray) -> list[int]:
-    """(n, 53) INPUT raw codes -> in_data words, input j in bits [4j+3:4j]."""
-    shifts = [j * F.INPUT.width for j in range(F.N_INPUTS)]
+def pack_inputs(x: np.ndarray, width: int) -> list[int]:
+    """(n, n_inputs) raw codes -> in_data words, input j in bits [width*j+width-1:width*j]."""
+    shifts = [j * width for j in range(x.shape[1])]
     return [sum(int(v) << s for v, s in zip(row, shifts, strict=True)) for row in x]
 
 
-def unpack_mu(word: int) -> list[int]:
-    """out_mu word -> 8 signed LATENT raw values, mean j in bits [8j+7:8j]."""
-    w, mask, sign = F.LATENT.width, (1 << F.LATENT.width) - 1, 1 << (F.LATENT.width - 1)
-    fields = [(word >> (j * w)) & mask for j in range(F.N_LATENT)]
-    return [v - (1 << w) if v & sign else v for v in fields]  # two's complement, plain ints (hot path)
+def unpack(word: int, count: int, width: int, signed: bool) -> list[int]:
+    """A port word -> `count` raw values of `width` bits (two's complement when signed)."""
+    mask, sign = (1 << width) - 1, 1 << (width - 1)
+    fields = [(word >> (j * width)) & mask for j in range(count)]
+    return [v - (1 << width) if signed and v & sign else v for v in fields]  # plain ints (hot path)
 
 
 @dataclass
 class Observed:
     cycle: int  # rising-edge index after which out_valid was seen
-    mu: list[int]
-    score: int
-    flag: int
+    values: list[int]  # every output column of the design, raw, in design order
 
 
 @dataclass
@@ -71,15 +69,26 @@ class Scoreboard:
             self.errors.append(f"vector {index} accepted at edge {cycle}: no output after {now - cycle} cycles (lost)")
 
 
-def sample(dut, cycle: int) -> Observed | None:
-    if not dut.out_valid.value:
-        return None
-    return Observed(cycle, unpack_mu(dut.out_mu.value.to_unsigned()), dut.out_score.value.to_unsigned(),
-                    int(dut.out_flag.value))
+class Monitor:
+    """Reads the design's output ports (from the RTL metadata) into Observed records."""
+
+    def __init__(self, dut, meta: RtlMeta) -> None:
+        self.ports = [(getattr(dut, f"out_{f.name}"), f.count, f.width, f.signed) for f in meta.fields]
+        self.out_valid = dut.out_valid
+
+    def sample(self, cycle: int) -> Observed | None:
+        if not self.out_valid.value:
+            return None
+        values: list[int] = []
+        for handle, count, width, signed in self.ports:
+            v = handle.value  # a 1-bit port is a Logic (no to_unsigned) under some simulators
+            values += unpack(int(v) if count * width == 1 else v.to_unsigned(), count, width, signed)
+        return Observed(cycle, values)
 
 
 async def stream(
     dut,
+    monitor: Monitor,
     words: Sequence[int],
     valid: Callable[[int], bool],
     board: Scoreboard,
@@ -112,7 +121,7 @@ async def stream(
             board.accept(cycle, i)
             i += 1
         if out_valid.value:
-            board.observe(sample(dut, cycle))
+            board.observe(monitor.sample(cycle))
         board.overdue(cycle)
     dut.in_valid.value = 0
     return cycle

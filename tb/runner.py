@@ -3,6 +3,7 @@ cross-check) and run the cocotb tests of tb.test_encoder."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass
@@ -12,7 +13,8 @@ from typing import Any
 from hw import params
 from hw import rtl as R
 from hw.toolchain import require_icarus, setup_verilator_env
-from tb import env
+from model.design import Design
+from tb import buildcache, env, verdict
 
 SIMULATORS = ("verilator", "icarus")
 # Width warnings come from da4ml's generated arithmetic, which relies on Verilog's sizing rules.
@@ -22,7 +24,12 @@ VERILATOR_WAVE_ARGS = ["--trace-depth", "2", "--trace-underscore"]
 
 
 class RegressionFailed(AssertionError):
-    """A cocotb test failed; the message names the first differences."""
+    """A cocotb test failed or the simulation died; the message names the first problems and
+    `results` holds what the testbench wrote (plus `cocotb_failures`)."""
+
+    def __init__(self, message: str, results: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.results = results
 
 
 @dataclass
@@ -41,21 +48,64 @@ def _prepare(sim: str) -> None:
         raise ValueError(f"unknown simulator {sim!r} ({', '.join(SIMULATORS)})")
 
 
-def build(rtl_dir: Path, build_dir: Path, waves: bool = False, sim: str = "verilator") -> BuildInfo:
-    """Compile the RTL; skipped (cached) when the same sources were already built there."""
+# The cocotb runner's Verilator build takes minutes on a da4ml core, for two reasons measured here:
+# it always passes --public-flat-rw, which makes every one of the core's thousands of wires
+# VPI-visible (28 MB of generated C++), and it compiles at -Os, which spends most of the time on
+# one 12,600-line function. cocotb needs only the top's ports, and a regression of a few thousand
+# vectors runs in seconds at any optimization level, so the fast flavour makes only the top module
+# public (a Verilator control file) and compiles at -O0: about 20 CPU-seconds instead of ~150.
+FAST_MAKE_VARS = ["OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"]
+PUBLIC_TOP_VLT = '`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n'
+FLAVOURS = ("fast", "stock")
+
+
+def _verilator_runner(flavour: str):
+    """The cocotb Verilator runner, or ours with the fast flavour's build command."""
+    from cocotb_tools.runner import Verilator
+
+    if flavour == "stock":
+        return Verilator()
+
+    class FastVerilator(Verilator):
+        def _build_command(self):
+            verilate, make = super()._build_command()
+            verilate = [a for a in verilate if a != "--public-flat-rw"]
+            vlt = Path(self.build_dir) / "public_top.vlt"
+            vlt.write_text(PUBLIC_TOP_VLT.format(top=self.hdl_toplevel))
+            i = verilate.index("--vpi") + 1
+            return [verilate[:i] + [str(vlt)] + verilate[i:], make + FAST_MAKE_VARS]
+
+    return FastVerilator()
+
+
+def build(rtl_dir: Path, build_dir: Path, waves: bool = False, sim: str = "verilator",
+          flavour: str = "fast") -> BuildInfo:
+    """Compile the RTL; skipped (cached) when the same sources were already built there or anywhere
+    (tb.buildcache keeps Verilator executables by the digest of their sources and options).
+    `flavour` "stock" is the cocotb runner's own Verilator build, kept for the benchmark."""
     from cocotb_tools.runner import get_runner
 
     _prepare(sim)
+    if flavour not in FLAVOURS:
+        raise ValueError(f"unknown build flavour {flavour!r} ({', '.join(FLAVOURS)})")
     meta = R.load_meta(rtl_dir)
     stamp = build_dir / "pixvae_build.json"
     key = {"sim": sim, "sources": meta.sources, "sha256": R.sources_sha256(rtl_dir, meta), "waves": waves,
-           "args": VERILATOR_ARGS}
-    cached = stamp.is_file() and json.loads(stamp.read_text()) == key
+           "args": VERILATOR_ARGS, "flavour": flavour, "make": FAST_MAKE_VARS if flavour == "fast" else []}
     t0 = time.perf_counter()
-    if not cached:
-        build_dir.mkdir(parents=True, exist_ok=True)
+    if stamp.is_file() and json.loads(stamp.read_text()) == key:
+        return BuildInfo(build_dir, time.perf_counter() - t0, True)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    entry = buildcache.entry("cocotb-" + sim, key)
+    exe = meta.top  # the runner runs build_dir/<top>; nothing else of the build is needed
+    with contextlib.ExitStack() as stack:
+        if sim == "verilator":
+            stack.enter_context(buildcache.locked(entry))
+            if buildcache.fetch(entry, exe, build_dir):
+                stamp.write_text(json.dumps(key))
+                return BuildInfo(build_dir, time.perf_counter() - t0, True)
         args = VERILATOR_ARGS + (VERILATOR_WAVE_ARGS if waves else []) if sim == "verilator" else []
-        get_runner(sim).build(
+        (_verilator_runner(flavour) if sim == "verilator" else get_runner(sim)).build(
             sources=[rtl_dir / s for s in meta.sources],
             hdl_toplevel=meta.top,
             build_dir=build_dir,
@@ -64,11 +114,14 @@ def build(rtl_dir: Path, build_dir: Path, waves: bool = False, sim: str = "veril
             timescale=("1ns", "1ps"),
             log_file=build_dir / "build.log",
         )
+        if sim == "verilator":
+            buildcache.store(entry, build_dir / exe)
         stamp.write_text(json.dumps(key))
-    return BuildInfo(build_dir, time.perf_counter() - t0, cached)
+    return BuildInfo(build_dir, time.perf_counter() - t0, False)
 
 
 def run(
+    design: Design,
     rtl_dir: Path,
     golden_dir: Path,
     build_dir: Path,
@@ -80,26 +133,34 @@ def run(
     sim: str = "verilator",
     track: int | None = None,
     shard: tuple[int, int] | None = None,
+    budget_ns: float = params.LATENCY_BUDGET_NS,
 ) -> dict[str, Any]:
     """Run cocotb tests; raises RegressionFailed when any fails. Returns the results JSON if written."""
     from cocotb_tools.runner import get_runner
 
-    _prepare(sim)
     meta = R.load_meta(rtl_dir)
+    clock_ns = meta.clock_period_ns if clock_ns is None else clock_ns
+    params.check(clock_ns=clock_ns, budget_ns=budget_ns)
+    _prepare(sim)
     results = results or build_dir / "regression.json"
     results.unlink(missing_ok=True)
     test_dir = results.parent  # per run, so concurrent runs (pytest-xdist) share only the build
     test_dir.mkdir(parents=True, exist_ok=True)
+    if meta.design != design.name:
+        raise R.RtlError(f"{rtl_dir}: RTL of design {meta.design!r}, not {design.name!r}")
     extra = {
+        env.DESIGN: str(Path(design.path).resolve()),
         env.GOLDEN: str(Path(golden_dir).resolve()),
         env.RTL: str(Path(rtl_dir).resolve()),
         env.RESULTS: str(results.resolve()),
-        env.CLOCK_NS: str(clock_ns or meta.clock_period_ns),
-        env.BUDGET_NS: str(params.LATENCY_BUDGET_NS),
+        env.CLOCK_NS: str(clock_ns),
+        env.BUDGET_NS: str(budget_ns),
         env.SEED: str(seed),
         **({env.TRACK: str(track)} if track is not None else {}),
         **({env.SHARD: f"{shard[0]}/{shard[1]}"} if shard is not None else {}),
     }
+    xml = test_dir.resolve() / "results.xml"
+    exit_status = None
     try:
         get_runner(sim).test(
             test_module="tb.test_encoder",
@@ -112,10 +173,17 @@ def run(
             waves=waves,
             seed=seed,
             timescale=("1ns", "1ps") if sim == "icarus" else None,
-            results_xml=str(test_dir.resolve() / "results.xml"),
+            results_xml=str(xml),
         )
-    except SystemExit as e:  # cocotb's runner exits when a test fails
-        got = json.loads(results.read_text()) if results.is_file() else {}
-        first = "; ".join(got.get("first_mismatches", [])[:3]) or "see the cocotb log above"
-        raise RegressionFailed(f"cocotb test(s) {testcase or 'all'} failed under {sim}: {first}") from e
-    return json.loads(results.read_text()) if results.is_file() else {}
+    except SystemExit as e:  # the runner exits on a failed test (under pytest) or a dead simulator
+        exit_status = e.code
+    # The runner checks its results file only under pytest: read it here, always.
+    got: dict[str, Any] = json.loads(results.read_text()) if results.is_file() else {}
+    failures = verdict.junit_failures(xml)
+    if exit_status not in (None, 0) and not failures:
+        failures.append(f"simulator exited with status {exit_status}")
+    got["cocotb_failures"] = failures
+    if failures:
+        first = got.get("first_mismatches", [])[:3] or failures[:3]
+        raise RegressionFailed(f"cocotb test(s) {testcase or 'all'} failed under {sim}: " + "; ".join(first), got)
+    return got

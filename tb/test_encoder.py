@@ -1,4 +1,7 @@
-"""cocotb tests of the pixel encoder RTL against the golden vectors (bit-exact).
+"""cocotb tests of a design's RTL against its golden vectors (bit-exact).
+
+Every width and output field comes from the design and the RTL metadata, and is checked against
+the DUT's own ports before any vector is driven.
 
 `regression` streams every golden vector back to back; the other tests stress the protocol:
 random input-valid gaps, reset with tracks in flight, the anomaly flag around its threshold,
@@ -19,19 +22,30 @@ from cocotb.triggers import FallingEdge, RisingEdge
 
 from hw import golden as G
 from hw import rtl as R
+from model import design as D
 from model import fixed_ref
 from tb import env
-from tb.protocol import Scoreboard, pack_inputs, stream
+from tb.protocol import Monitor, Scoreboard, pack_inputs, stream
 
 # Under Icarus (about 45 cycles/s) the protocol tests run on this many vectors.
 SLOW_SIM_VECTORS = 48
 
 
-def setup():
+def setup(dut):
     meta = R.load_meta(env.path(env.RTL))
-    g = G.load(env.path(env.GOLDEN), expected_hash=meta.model_hash)
+    design = D.load(env.path(env.DESIGN))
+    g = G.load(env.path(env.GOLDEN), design, expected_hash=meta.model_hash)
     clock_ns = float(os.environ.get(env.CLOCK_NS, meta.clock_period_ns))
+    # The DUT's ports must be the design's: a wrong width would make every comparison meaningless.
+    want = {"in_data": design.input_bits, "score_threshold": design.score_format.width,
+            **{f.port: f.bits for f in design.fields}}
+    got = {name: len(getattr(dut, name)) for name in want}
+    assert got == want, f"DUT ports {got} differ from design {design.name}: {want}"
     return meta, g, clock_ns
+
+
+def words(g: G.Golden, rows: np.ndarray) -> list[int]:
+    return pack_inputs(g.x[rows], g.design.input_format.width)
 
 
 def subset(g: G.Golden, sim: str) -> np.ndarray:
@@ -59,25 +73,28 @@ async def reset(dut, cycles: int) -> None:
     dut.rst.value = 0
 
 
-async def start(dut, clock_ns: float, threshold_raw: int) -> None:
+def threshold_bits(g: G.Golden, raw: int) -> int:
+    """The threshold port carries the score format's bit pattern (two's complement when signed)."""
+    return int(g.design.score_format.to_unsigned_bits(int(raw)))
+
+
+async def start(dut, clock_ns: float, threshold_bits: int) -> None:
     Clock(dut.clk, clock_ns, unit="ns").start(start_high=False)
     dut.in_valid.value = 0
     dut.in_data.value = 0
-    dut.score_threshold.value = threshold_raw
+    dut.score_threshold.value = threshold_bits
     await reset(dut, 2)
 
 
 def field_diffs(g: G.Golden, board: Scoreboard, idx: np.ndarray, threshold: np.ndarray | None = None) -> list[str]:
     """Every output field that differs from golden (with an optional threshold per offered track)."""
     pos = np.array([i for i, _ in board.matched], dtype=np.int64)
-    rows = idx[pos]
-    sub = G.Golden(g.path, g.ids[rows], g.sets[rows], g.x[rows], g.mu[rows], g.score[rows], g.flag[rows], g.manifest)
+    sub = g.subset(idx[pos])
     if threshold is not None:  # a threshold per offered track instead of the manifest's
-        sub.flag = fixed_ref.flag(sub.score, threshold[pos])
-    mu = np.array([o.mu for _, o in board.matched], dtype=np.int64).reshape(-1, 8)
-    score = np.array([o.score for _, o in board.matched], dtype=np.int64)
-    flag = np.array([o.flag for _, o in board.matched], dtype=np.int64)
-    return G.diff_against(sub, mu, score, flag, "RTL")
+        sub.y = sub.y.copy()
+        sub.y[:, -1] = fixed_ref.decision(sub.score, threshold[pos])
+    y = np.array([o.values for _, o in board.matched], dtype=np.int64).reshape(len(pos), len(g.design.output_columns))
+    return G.diff_against(sub, y, "RTL")
 
 
 def compare(g: G.Golden, board: Scoreboard, idx: np.ndarray, threshold: np.ndarray | None = None) -> list[str]:
@@ -95,19 +112,20 @@ def report(errors: list[str]) -> None:
 @cocotb.test()
 async def regression(dut) -> None:
     """Stream every golden vector back to back (II = 1) and compare each output bit for bit."""
-    meta, g, clock_ns = setup()
+    meta, g, clock_ns = setup(dut)
     budget_ns = float(os.environ.get(env.BUDGET_NS, 25.0))
     idx = subset(g, cocotb.SIM_NAME)
-    await start(dut, clock_ns, g.threshold_raw)
+    await start(dut, clock_ns, threshold_bits(g, g.threshold_raw))
     board = Scoreboard(meta.latency_cycles)
     t0 = time.perf_counter()
-    cycles = await stream(dut, pack_inputs(g.x[idx]), lambda c: True, board)
+    cycles = await stream(dut, Monitor(dut, meta), words(g, idx), lambda c: True, board)
     wall = time.perf_counter() - t0
     diffs = field_diffs(g, board, idx)
     errors = board.errors + diffs
     out_cycles = [o.cycle for _, o in board.matched]
     latency = meta.latency_cycles
     results = {
+        "design": g.design.name,
         "simulator": cocotb.SIM_NAME,
         "vectors": len(board.matched),
         "mismatched_vectors": len({d.split()[1] for d in diffs}),
@@ -133,9 +151,9 @@ async def regression(dut) -> None:
 @cocotb.test()
 async def random_gaps(dut) -> None:
     """Random input-valid gaps for several seeds: outputs in order, none lost, none duplicated."""
-    meta, g, clock_ns = setup()
+    meta, g, clock_ns = setup(dut)
     idx = subset(g, cocotb.SIM_NAME)
-    await start(dut, clock_ns, g.threshold_raw)
+    await start(dut, clock_ns, threshold_bits(g, g.threshold_raw))
     cycle, errors = 0, []
     base = int(os.environ.get(env.SEED, "1"))
     for seed in range(base, base + 4):
@@ -143,8 +161,8 @@ async def random_gaps(dut) -> None:
         p_valid = rng.choice([0.2, 0.5, 0.8])
         order = np.array(rng.sample(range(len(idx)), min(len(idx), 600)))
         board = Scoreboard(meta.latency_cycles)
-        cycle = await stream(dut, pack_inputs(g.x[idx[order]]), lambda c, r=rng, p=p_valid: r.random() < p,
-                             board, start_cycle=cycle)
+        cycle = await stream(dut, Monitor(dut, meta), words(g, idx[order]),
+                             lambda c, r=rng, p=p_valid: r.random() < p, board, start_cycle=cycle)
         errors += [f"seed {seed}: {e}" for e in compare(g, board, idx[order])]
         if len(board.matched) != len(order):
             errors.append(f"seed {seed}: {len(order)} tracks offered, {len(board.matched)} outputs")
@@ -154,16 +172,17 @@ async def random_gaps(dut) -> None:
 @cocotb.test()
 async def reset_in_flight(dut) -> None:
     """Reset with tracks in the pipeline: none of them may come out; tracks after reset are exact."""
-    meta, g, clock_ns = setup()
+    meta, g, clock_ns = setup(dut)
     idx = subset(g, cocotb.SIM_NAME)[:40]
-    await start(dut, clock_ns, g.threshold_raw)
+    await start(dut, clock_ns, threshold_bits(g, g.threshold_raw))
     lat = meta.latency_cycles
     errors: list[str] = []
     for hold in (1, 2, lat + 2):  # a one-cycle pulse, two cycles, and longer than the pipeline
         board = Scoreboard(lat)
-        words = pack_inputs(g.x[idx])
+        offered = words(g, idx)
         # Fill the pipeline without draining, then assert reset while tracks are in flight.
-        cycle = await stream(dut, words[: lat - 1 if lat > 1 else 1], lambda c: True, board, drain=False)
+        cycle = await stream(dut, Monitor(dut, meta), offered[: lat - 1 if lat > 1 else 1], lambda c: True, board,
+                             drain=False)
         board.flush()
         dut.rst.value = 1
         for _ in range(hold):
@@ -178,7 +197,7 @@ async def reset_in_flight(dut) -> None:
             if int(dut.out_valid.value):
                 errors.append(f"reset held {hold}: stale output at edge {cycle} after reset")
         board = Scoreboard(lat)
-        await stream(dut, words, lambda c: True, board, start_cycle=cycle)
+        await stream(dut, Monitor(dut, meta), offered, lambda c: True, board, start_cycle=cycle)
         errors += [f"after reset ({hold}): {e}" for e in compare(g, board, idx)]
     report(errors)
 
@@ -186,24 +205,25 @@ async def reset_in_flight(dut) -> None:
 @cocotb.test()
 async def threshold_flag(dut) -> None:
     """The anomaly flag at, just below and just above each track's score (score > threshold)."""
-    meta, g, clock_ns = setup()
+    meta, g, clock_ns = setup(dut)
     idx = subset(g, cocotb.SIM_NAME)[:300]
     await start(dut, clock_ns, 0)
     deltas = (-1, 0, 1)
     scores = g.score[idx]
     # The output appearing at edge c + latency belongs to the track accepted at edge c; set the
     # threshold for it one cycle ahead (the flag compares combinationally at the output).
-    thresholds = np.clip(scores + np.resize(deltas, len(idx)), 0, (1 << 18) - 1)
+    fmt = g.design.score_format
+    thresholds = np.clip(scores + np.resize(deltas, len(idx)), fmt.raw_min, fmt.raw_max)
     lat = meta.latency_cycles
 
     def set_threshold(cycle: int) -> None:
         k = cycle - lat  # index of the track whose output is sampled after this cycle's edge
-        dut.score_threshold.value = int(thresholds[k]) if 0 <= k < len(idx) else 0
+        dut.score_threshold.value = threshold_bits(g, thresholds[k] if 0 <= k < len(idx) else 0)
 
     board = Scoreboard(lat)
-    await stream(dut, pack_inputs(g.x[idx]), lambda c: True, board, each_cycle=set_threshold)
+    await stream(dut, Monitor(dut, meta), words(g, idx), lambda c: True, board, each_cycle=set_threshold)
     report(compare(g, board, idx, threshold=thresholds))
-    flags = [o.flag for _, o in board.matched]
+    flags = [o.values[-1] for _, o in board.matched]
     assert {0, 1} <= set(flags), "the threshold sweep must exercise both flag values"
 
 
@@ -213,41 +233,42 @@ async def quiet_when_idle_and_no_x(dut) -> None:
 
     Verilator is 2-state, so the X part only bites under Icarus; the zero check runs everywhere.
     """
-    meta, g, clock_ns = setup()
+    meta, g, clock_ns = setup(dut)
     idx = subset(g, cocotb.SIM_NAME)[:24]
     Clock(dut.clk, clock_ns, unit="ns").start(start_high=False)
     dut.in_valid.value = 0
-    dut.score_threshold.value = g.threshold_raw
+    dut.score_threshold.value = threshold_bits(g, g.threshold_raw)
     await reset(dut, 1)  # a single reset edge; in_data left undriven (X in a 4-state simulator) on purpose
     errors: list[str] = []
-    words = pack_inputs(g.x[idx])
-    for cycle in range(len(words) + 3 * meta.latency_cycles):
-        offer = cycle % 3 == 0 and cycle // 3 < len(words)
+    offered = words(g, idx)
+    outputs = [f.port for f in g.design.fields]
+    for cycle in range(len(offered) + 3 * meta.latency_cycles):
+        offer = cycle % 3 == 0 and cycle // 3 < len(offered)
         dut.in_valid.value = int(offer)
         if offer:
-            dut.in_data.value = words[cycle // 3]
+            dut.in_data.value = offered[cycle // 3]
         await FallingEdge(dut.clk)
-        for name in ("out_valid", "out_mu", "out_score", "out_flag"):
+        for name in ("out_valid", *outputs):
             if not getattr(dut, name).value.is_resolvable:
                 errors.append(f"edge {cycle + 1}: {name} = {getattr(dut, name).value} (X or Z after reset)")
         idle = not errors and not int(dut.out_valid.value)
-        if idle and (int(dut.out_mu.value) or int(dut.out_score.value) or int(dut.out_flag.value)):
-                errors.append(f"edge {cycle + 1}: outputs not zero while out_valid is low")
+        if idle and any(int(getattr(dut, name).value) for name in outputs):
+            errors.append(f"edge {cycle + 1}: outputs not zero while out_valid is low")
     report(errors)
 
 
 @cocotb.test()
 async def single_track(dut) -> None:
     """One chosen golden vector (env PIXVAE_TRACK) after reset and idle cycles, for waveforms."""
-    meta, g, clock_ns = setup()
+    meta, g, clock_ns = setup(dut)
     track = int(os.environ.get(env.TRACK, "0"))
     rows = np.flatnonzero(g.ids == track)
     assert rows.size == 1, f"vector {track} is not in {g.path}"
-    await start(dut, clock_ns, g.threshold_raw)
+    await start(dut, clock_ns, threshold_bits(g, g.threshold_raw))
     for _ in range(2):
         await FallingEdge(dut.clk)
     board = Scoreboard(meta.latency_cycles)
-    await stream(dut, pack_inputs(g.x[rows]), lambda c: True, board)
+    await stream(dut, Monitor(dut, meta), words(g, rows), lambda c: True, board)
     for _ in range(3):
         await FallingEdge(dut.clk)
     report(compare(g, board, rows))

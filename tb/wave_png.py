@@ -10,10 +10,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-SIGNALS = ("clk", "rst", "in_valid", "in_data", "score_threshold", "out_valid", "out_mu", "out_score", "out_flag")
+from hw.rtl import RtlMeta  # noqa: E402
+from model import formats as F  # noqa: E402
+
+BASE_SIGNALS = ("clk", "rst", "in_valid", "in_data", "score_threshold", "out_valid")
 
 
-def read_vcd(path: Path, scope: str, names: tuple[str, ...] = SIGNALS) -> tuple[dict[str, list], float]:
+def read_vcd(path: Path, scope: str, names: tuple[str, ...] = BASE_SIGNALS) -> tuple[dict[str, list], float]:
     """Value changes [(time, int or None for x/z)] of the named signals of one scope, and the time unit in ns.
 
     A small reader on purpose: only the top scope's ports are needed, and the general VCD
@@ -63,42 +66,78 @@ def value_at(changes: list, t: float):
     return v
 
 
-def render(vcd: Path, out: Path, scope: str, width_bits: dict[str, int], clock_ns: float, latency: int,
-           title: str) -> Path:
-    series, unit = read_vcd(vcd, scope)
+def _rows(meta: RtlMeta) -> list[tuple[str, str, int, int, bool, int]]:
+    """(label, VCD signal, bit offset, width, signed, fraction bits) of each row of the picture.
+
+    Data outputs are split into their values and shown decoded (signed, in real units), from the
+    design's formats; the wide input bus stays hex.
+    """
+    rows = [(n, n, 0, 1, False, 0) for n in ("clk", "rst", "in_valid")]
+    rows += [("in_data", "in_data", 0, meta.input_bits, False, 0)]
+    rows += [("score_threshold", "score_threshold", 0, meta.score_bits, meta.score_signed, _frac(meta, "score"))]
+    rows += [("out_valid", "out_valid", 0, 1, False, 0)]
+    for f in meta.fields:
+        frac = _frac(meta, f.name)
+        if f.count == 1:
+            rows.append((f"out_{f.name} {f.format}" if f.width > 1 else f"out_{f.name}", f"out_{f.name}", 0, f.width,
+                         f.signed, frac))
+        else:
+            rows += [(f"out_{f.name}[{j}] {f.format}", f"out_{f.name}", j * f.width, f.width, f.signed, frac)
+                     for j in range(f.count)]
+    return rows
+
+
+def _frac(meta: RtlMeta, name: str) -> int:
+    f = next(f for f in meta.fields if f.name == name)
+    return F.parse(f.format).frac
+
+
+def render(vcd: Path, out: Path, meta: RtlMeta, clock_ns: float, title: str) -> Path:
+    rows = _rows(meta)
+    signals = tuple(dict.fromkeys(r[1] for r in rows))
+    series, unit = read_vcd(vcd, meta.top, signals)
+    latency = meta.latency_cycles
     clk = series["clk"]
     rises = [t * unit for (t, v), (_, p) in zip(clk[1:], clk[:-1], strict=True) if v == 1 and p == 0]
     # The track: first rising edge where in_valid is high; show from two cycles before to after its output.
     accept = next(t for t in rises if value_at(series["in_valid"], t / unit - 1) == 1)
     t0, t1 = accept - 2.5 * clock_ns, accept + (latency + 2.5) * clock_ns
-    fig, ax = plt.subplots(figsize=(14, 0.62 * len(SIGNALS) + 1.2))
-    for row, name in enumerate(SIGNALS):
-        y = len(SIGNALS) - 1 - row
-        ch = [(t * unit, v) for t, v in series[name]]
-        pts = [(t0, value_at(series[name], t0 / unit))] + [(t, v) for t, v in ch if t0 < t < t1] + [(t1, None)]
-        ax.text(t0 - 0.3, y + 0.3, name, ha="right", va="center", fontsize=9, family="monospace")
+    n = len(rows)
+    fig, ax = plt.subplots(figsize=(14, 0.5 * n + 1.4))
+    for row, (_label, sig, lo, width, signed, frac) in enumerate(rows):
+        y = n - 1 - row
+        ch = [(t * unit, v) for t, v in series[sig]]
+        pts = [(t0, value_at(series[sig], t0 / unit))] + [(t, v) for t, v in ch if t0 < t < t1] + [(t1, None)]
         for (ta, va), (tb, _) in zip(pts[:-1], pts[1:], strict=True):
-            if width_bits.get(name, 1) == 1:
-                lvl = y + (0.6 if va else 0.0)
-                ax.plot([ta, tb], [lvl, lvl], color="red" if va is None else "tab:blue", lw=1.4)
+            if width == 1:
+                bit = None if va is None else (va >> lo) & 1
+                lvl = y + (0.6 if bit else 0.0)
+                ax.plot([ta, tb], [lvl, lvl], color="red" if bit is None else "tab:blue", lw=1.4)
                 ax.plot([tb, tb], [y, y + 0.6], color="tab:blue", lw=0.6, alpha=0.5)
+                continue
+            ax.fill_between([ta, tb], y, y + 0.6, color="0.93" if va else "0.98", ec="tab:blue", lw=0.8)
+            if va is None:
+                text = "X"
+            elif sig == "in_data":
+                text = f"{va:0{(width + 3) // 4}x}"
             else:
-                ax.fill_between([ta, tb], y, y + 0.6, color="0.93" if va else "0.98", ec="tab:blue", lw=0.8)
-                digits = (width_bits[name] + 3) // 4
-                label = "X" * digits if va is None else f"{va:0{digits}x}"
-                room = int((tb - ta) / clock_ns * 16)  # characters that fit in the box
-                if room >= 4:
-                    label = label if len(label) <= room else label[: room - 1] + "…"
-                    ax.text((ta + tb) / 2, y + 0.3, label, ha="center", va="center", fontsize=6, family="monospace")
+                v = (va >> lo) & ((1 << width) - 1)
+                v = v - (1 << width) if signed and v >> (width - 1) else v
+                text = f"{v * 2.0 ** -frac:g}"
+            room = int((tb - ta) / clock_ns * 16)  # characters that fit in the box
+            if room >= 2:
+                text = text if len(text) <= room else text[: room - 1] + "…"
+                ax.text((ta + tb) / 2, y + 0.3, text, ha="center", va="center", fontsize=6, family="monospace")
     out_edge = accept + latency * clock_ns
     for t, text in ((accept, "accepted"), (out_edge, "out_valid")):
         ax.axvline(t, color="tab:green", ls="--", lw=1)
-        ax.text(t, len(SIGNALS) + 0.05, text, color="tab:green", ha="center", fontsize=8)
-    ax.annotate("", xy=(out_edge, len(SIGNALS) - 0.2), xytext=(accept, len(SIGNALS) - 0.2),
+        ax.text(t, n + 0.05, text, color="tab:green", ha="center", fontsize=8)
+    ax.annotate("", xy=(out_edge, n - 0.2), xytext=(accept, n - 0.2),
                 arrowprops={"arrowstyle": "<->", "color": "tab:green"})
-    ax.text((accept + out_edge) / 2, len(SIGNALS) - 0.1, f"latency {latency} cycles = {latency * clock_ns:g} ns",
+    ax.text((accept + out_edge) / 2, n - 0.1, f"latency {latency} cycles = {latency * clock_ns:g} ns",
             ha="center", color="tab:green", fontsize=9)
-    ax.set(xlim=(t0 - 5 * clock_ns, t1), ylim=(-0.3, len(SIGNALS) + 0.4), yticks=[], xlabel="time (ns)", title=title)
+    ax.set(xlim=(t0, t1), ylim=(-0.3, n + 0.4), xlabel="time (ns)", title=title)
+    ax.set_yticks([n - 1 - r + 0.3 for r in range(n)], [r[0] for r in rows], fontsize=8, family="monospace")
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
     fig.tight_layout()

@@ -1,4 +1,6 @@
-"""Shared fixtures: the committed reference model and golden vectors, and the RTL built from them."""
+"""Shared fixtures, one set per committed design: its description, reference model, golden
+vectors, and the RTL built from them. A test that takes `design` (or anything built on it) runs
+once for every design under golden/ that has a committed reference."""
 
 from __future__ import annotations
 
@@ -12,20 +14,33 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from hw import golden as G  # noqa: E402
+from model import design as D  # noqa: E402
 from model import reference  # noqa: E402
-from pixvae.paths import COMMITTED_GOLDEN, COMMITTED_REFERENCE, REPO  # noqa: E402
+from pixvae.paths import REPO  # noqa: E402
 
 BUILD = REPO / "build" / "pytest"
+COMMITTED = [n for n in D.names() if (D.load(n).reference_dir / reference.WEIGHTS_FILE).is_file()]
+
+
+@pytest.fixture(scope="session", params=COMMITTED)
+def design(request: pytest.FixtureRequest) -> D.Design:
+    return D.load(request.param)
 
 
 @pytest.fixture(scope="session")
-def ref() -> reference.Reference:
-    return reference.load(COMMITTED_REFERENCE)
+def vae_low() -> D.Design:
+    """The default design, for tests of one design's machinery (error paths, formats)."""
+    return D.load(D.DEFAULT_DESIGN)
 
 
 @pytest.fixture(scope="session")
-def golden(ref: reference.Reference) -> G.Golden:
-    return G.load(COMMITTED_GOLDEN, expected_hash=ref.model_hash)
+def ref(design: D.Design) -> reference.Reference:
+    return reference.load(design.reference_dir, design)
+
+
+@pytest.fixture(scope="session")
+def golden(design: D.Design, ref: reference.Reference) -> G.Golden:
+    return G.load(design.vectors_dir, design, expected_hash=ref.model_hash)
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +48,7 @@ def hls_model(ref: reference.Reference, tmp_path_factory: pytest.TempPathFactory
     """The committed model converted by hls4ml, with its C simulation compiled."""
     from hw import hls
 
-    return hls.convert(reference.to_keras(ref.weights), ref.hls_config, tmp_path_factory.mktemp("hls4ml"))
+    return hls.convert(ref.design, reference.to_keras(ref.network), ref.hls_config, tmp_path_factory.mktemp("hls4ml"))
 
 
 @contextlib.contextmanager
@@ -48,21 +63,26 @@ def build_lock():
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-@pytest.fixture(scope="session")
-def rtl_dir(ref: reference.Reference) -> Path:
-    """The committed model exported to Verilog (reused while model and generator are unchanged)."""
+def export(ref: reference.Reference) -> Path:
     from hw import params
     from pixvae import stages
 
+    out = BUILD / ref.design.name
     with build_lock():
-        stages.export(ref, BUILD / "hls4ml", BUILD / "rtl", params.ADDER_LEVELS_PER_STAGE, params.CLOCK_PERIOD_NS)
-    return BUILD / "rtl"
+        stages.export(ref, out / "hls4ml", out / "rtl", params.ADDER_LEVELS_PER_STAGE, params.CLOCK_PERIOD_NS)
+    return out / "rtl"
+
+
+@pytest.fixture(scope="session")
+def rtl_dir(ref: reference.Reference) -> Path:
+    """The committed model exported to Verilog (reused while model and generator are unchanged)."""
+    return export(ref)
 
 
 def _built(rtl_dir: Path, sim: str) -> tuple[Path, Path]:
     from tb import runner
 
-    sim_dir = BUILD / f"{sim}_build"
+    sim_dir = rtl_dir.parent / f"{sim}_build"
     with build_lock():
         runner.build(rtl_dir, sim_dir, sim=sim)
     return rtl_dir, sim_dir
@@ -79,3 +99,8 @@ def icarus_build(rtl_dir: Path) -> tuple[Path, Path]:
     """(rtl_dir, Icarus build dir) for the committed model."""
     return _built(rtl_dir, "icarus")
 
+
+@pytest.fixture(scope="session")
+def vae_low_build(vae_low: D.Design) -> tuple[Path, Path]:
+    """(rtl_dir, Verilator build dir) of the default design alone."""
+    return _built(export(reference.load(vae_low.reference_dir, vae_low)), "verilator")

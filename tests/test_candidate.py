@@ -17,14 +17,14 @@ def test_change_report_of_identical_models_has_zero_deltas(ref: reference.Refere
     meta = R.load_meta(rtl_dir)
     sim = {"passed": True, "vectors": len(golden), "mismatched_fields": 0, "latency_ns": 20.0}
     rep = C.change_report(ref, golden, meta, ref, golden, meta, sim)
-    assert rep["committed"] == {**rep["candidate"]}
+    assert rep["committed"] == rep["candidate"]
     assert 0.0 <= rep["candidate"]["auc_loud_pixel"] <= 1.0
     md = C.markdown(rep, "v-test")
     assert "| latency_cycles |" in md and "+0 |" in md and "da4ml" in md
+    assert f"{rep['sample_sizes']['normal']} normal tracks" in md
 
 
-def test_existing_candidate_folder_is_never_overwritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(C, "CANDIDATES", tmp_path)
+def test_existing_candidate_folder_is_never_overwritten(vae_low, tmp_path: Path) -> None:
     (tmp_path / "v1").mkdir()
     with pytest.raises(G.GoldenError, match="never overwritten"):
-        C.run(version="v1", build_root=tmp_path / "build")
+        C.run(vae_low, version="v1", build_root=tmp_path / "build", candidates=tmp_path)

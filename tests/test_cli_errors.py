@@ -11,8 +11,12 @@ from pathlib import Path
 import pytest
 
 from hw import golden as G
+from model import design as D
 from model import reference
-from pixvae.paths import COMMITTED_GOLDEN, COMMITTED_REFERENCE, REPO
+from pixvae.paths import REPO
+
+DESIGN = D.load(D.DEFAULT_DESIGN)
+COMMITTED_REFERENCE, COMMITTED_GOLDEN = DESIGN.reference_dir, DESIGN.vectors_dir
 
 
 def pixvae(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -37,9 +41,10 @@ def test_missing_model(tmp_path: Path) -> None:
 
 def test_stale_golden(tmp_path: Path) -> None:
     rdir = shutil.copytree(COMMITTED_REFERENCE, tmp_path / "ref")
-    ref = reference.load(rdir)
-    ref.weights.b2[0] = ref.weights.b2[0] + (1 if ref.weights.b2[0] < 127 else -1)
-    (rdir / reference.ENCODER_FILE).write_text(reference.encoder_json(ref.weights))
+    net = reference.load(rdir, DESIGN).network
+    b = net.layers[-1].bias
+    b[0] = b[0] + (1 if b[0] < 127 else -1)
+    (rdir / reference.WEIGHTS_FILE).write_text(reference.weights_json(net))
     proc = pixvae("sim", "--run-dir", str(tmp_path), "--reference", str(rdir), "--golden", str(COMMITTED_GOLDEN))
     assert_one_line_error(proc, "stale golden vectors")
 
@@ -56,7 +61,7 @@ def test_wrong_width_vector(tmp_path: Path) -> None:
     path = gdir / G.VECTORS_FILE
     lines = path.read_text().splitlines()
     cells = lines[3].split(",")
-    cells[G.COLUMNS.index("mu5")] = "300"  # 9+ bits in an 8-bit latent
+    cells[G.columns(DESIGN).index("mu5")] = "300"  # 9+ bits in an 8-bit latent
     lines[3] = ",".join(cells)
     path.write_text("\n".join(lines) + "\n")
     proc = pixvae("sim", "--run-dir", str(tmp_path), "--reference", str(COMMITTED_REFERENCE), "--golden", str(gdir))
@@ -72,9 +77,20 @@ def test_missing_simulator(tmp_path: Path, what: str) -> None:
     assert not (tmp_path / "run").exists()  # nothing was started
 
 
+@pytest.mark.parametrize("text, needle", [
+    ("name = 'x'", "'kind' missing"),
+    ("this is not toml", "not valid TOML"),
+])
+def test_bad_design_description(tmp_path: Path, text: str, needle: str) -> None:
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / D.DESIGN_FILE).write_text(text)
+    assert_one_line_error(pixvae("regress", "--design", str(tmp_path / "x")), needle, "design.toml")
+    assert_one_line_error(pixvae("regress", "--design", "no-such-design"), "no design description", "vae-low")
+
+
 def test_nothing_committed_was_touched() -> None:
     # The error paths above work on copies; the committed tree must be byte-identical to git's.
-    cmd = ["git", "status", "--porcelain", "--untracked-files=no", "golden/reference", "golden/vectors"]
+    cmd = ["git", "status", "--porcelain", "--untracked-files=no", "golden/"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     if proc.returncode != 0:
         pytest.skip("not a git checkout")

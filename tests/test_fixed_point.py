@@ -9,6 +9,8 @@ import pytest
 
 from model import fixed_ref
 from model import formats as F
+from model.design import Design
+from model.fixed_ref import IntegerNetwork, IntLayer
 
 
 @pytest.mark.parametrize("shift", [1, 2, 5, 7])
@@ -26,23 +28,38 @@ def test_ties_go_to_even() -> None:
     assert got.tolist() == [0, 2, 2, 0, -2]
 
 
-def test_formats_declared_as_in_the_paper() -> None:
-    assert F.INPUT_BITS == 212 and F.LATENT_BITS == 64
-    assert (F.LATENT.raw_min, F.LATENT.raw_max) == (-128, 127)
-    assert F.SCORE.raw_max >= 8 * 128**2  # the largest score, 8 * (-8.0)^2 / 2 = 256, fits exactly
-    assert F.LATENT.hls() == "fixed<8,4,RND_CONV,SAT>"
-    assert F.HIDDEN.hls() == "ufixed<8,3,RND_CONV,SAT>"
+def test_format_spelling_round_trips() -> None:
+    for spec in ("fixed<8,4,RND_CONV,SAT>", "ufixed<4,0>", "fixed<24,8>", "ufixed<10,4,RND_CONV,SAT>"):
+        assert F.parse(spec).hls() == spec
+    f = F.parse("fixed<8,4,RND_CONV,SAT>")
+    assert (f.raw_min, f.raw_max, f.frac) == (-128, 127, 4)
+    for bad in ("fixed<8>", "int8", "fixed<8,4,RND,SAT>", "fixed<0,0>"):
+        with pytest.raises(ValueError):
+            F.parse(bad)
 
 
-def test_score_is_half_sum_of_squares() -> None:
+def test_vae_low_formats_as_in_the_paper(vae_low: Design) -> None:
+    assert vae_low.input_bits == 212 and vae_low.latent is not None and vae_low.latent.bits == 64
+    assert vae_low.layers[-1].result.hls() == "fixed<8,4,RND_CONV,SAT>"
+    assert vae_low.layers[0].result.hls() == "ufixed<8,3,RND_CONV,SAT>"
+    assert vae_low.score_format.raw_max >= 8 * 128**2  # the largest score, 8 * (-8.0)^2 / 2 = 256, fits
+
+
+def test_score_is_half_sum_of_squares(vae_low: Design) -> None:
     mu = np.array([[16, -16, 0, 0, 0, 0, 0, 0], [-128] * 8])  # (1, -1, 0...) and all -8.0
-    score = F.SCORE.to_float(fixed_ref.score_raw(mu))
+    score = vae_low.score_format.to_float(fixed_ref.score_raw(vae_low, mu))
     assert score.tolist() == [1.0, 256.0]
 
 
-def test_saturation_of_latent() -> None:
-    enc = fixed_ref.IntegerEncoder(
-        w1=np.full((53, 24), 127), b1=np.full(24, 127), w2=np.full((24, 8), 127), b2=np.full(8, 127)
-    )
-    mu = enc.latent(np.full((1, 53), 15))
+def test_saturation_of_the_last_layer(vae_low: Design) -> None:
+    net = IntegerNetwork(vae_low, tuple(IntLayer(s, np.full((s.n_in, s.units), 127), np.full(s.units, 127))
+                                        for s in vae_low.layers))
+    mu = net.forward(np.full((1, vae_low.n_inputs), 15))
     assert mu.tolist() == [[127] * 8]  # saturates at 7.9375, does not wrap
+
+
+def test_truncation_and_wrap_casts() -> None:
+    fmt = F.parse("fixed<4,2>")  # TRN, WRAP: 2 fraction bits, range -2..1.75
+    # 3.875 truncates to 3.75 and wraps to -0.25; -1/8 truncates (floor) to -1/4; 4.0 wraps to 0
+    raw = np.array([0b011111, -1, 0b100000])
+    assert fixed_ref.cast(raw, 3, fmt).tolist() == [-1, -1, 0]

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 
 from hw import golden as G
-from model import formats as F
 from model import reference
-from pixvae.paths import COMMITTED_GOLDEN, COMMITTED_REFERENCE
+from model.design import Design
 
 
 def test_golden_is_large_and_covers_every_set(golden: G.Golden) -> None:
@@ -23,45 +22,47 @@ def test_golden_is_large_and_covers_every_set(golden: G.Golden) -> None:
 
 
 def test_golden_outputs_equal_numpy_integer_model(golden: G.Golden, ref: reference.Reference) -> None:
-    diffs = G.check_against_reference(golden, ref.weights)
+    diffs = G.check_against_reference(golden, ref.network)
     assert not diffs, f"{len(diffs)} golden outputs disagree with the reference model: " + " | ".join(diffs[:5])
 
 
 def test_golden_is_not_trivial(golden: G.Golden) -> None:
-    # A model stuck at zero would pass every comparison; demand spread outputs and both flag values.
-    assert len(np.unique(golden.mu)) > 50
-    assert 0 < golden.flag.sum() < len(golden)
+    # A model stuck at zero would pass every comparison; demand spread outputs and both decision values.
+    assert len(np.unique(golden.score)) > 50
+    assert 0 < golden.decision.sum() < len(golden)
 
 
-def test_flipped_golden_bit_is_named(tmp_path: Path, ref: reference.Reference) -> None:
-    gdir = shutil.copytree(COMMITTED_GOLDEN, tmp_path / "g")
+def test_flipped_golden_bit_is_named(vae_low: Design, tmp_path: Path) -> None:
+    ref = reference.load(vae_low.reference_dir, vae_low)
+    gdir = shutil.copytree(vae_low.vectors_dir, tmp_path / "g")
     lines = (gdir / G.VECTORS_FILE).read_text().splitlines()
     row = 777
     cells = lines[row + 1].split(",")
-    col = G.COLUMNS.index("mu3")
-    cells[col] = str(int(F.LATENT.from_unsigned_bits(F.LATENT.to_unsigned_bits(int(cells[col])) ^ 1)))
+    col = G.columns(vae_low).index("mu3")
+    fmt = vae_low.layers[-1].result
+    cells[col] = str(int(fmt.from_unsigned_bits(fmt.to_unsigned_bits(int(cells[col])) ^ 1)))
     lines[row + 1] = ",".join(cells)
     (gdir / G.VECTORS_FILE).write_text("\n".join(lines) + "\n")
-    diffs = G.check_against_reference(G.load(gdir, ref.model_hash), ref.weights)
+    diffs = G.check_against_reference(G.load(gdir, vae_low, ref.model_hash), ref.network)
     assert len(diffs) == 1 and diffs[0].startswith(f"vector {row} ") and " mu3: " in diffs[0]
 
 
-def test_edited_weight_makes_golden_stale(tmp_path: Path) -> None:
-    rdir = shutil.copytree(COMMITTED_REFERENCE, tmp_path / "r")
-    doc = json.loads((rdir / reference.ENCODER_FILE).read_text())
-    doc["fc1_kernel"][0][0] += 1 if doc["fc1_kernel"][0][0] < F.WEIGHT.raw_max else -1
-    ref = reference.load(rdir)  # unchanged file first: same hash
-    w = ref.weights
-    w.w1[0, 0] = doc["fc1_kernel"][0][0]
-    (rdir / reference.ENCODER_FILE).write_text(reference.encoder_json(w))
-    edited = reference.load(rdir)
-    assert edited.model_hash != reference.load(COMMITTED_REFERENCE).model_hash
+def test_edited_weight_makes_golden_stale(vae_low: Design, tmp_path: Path) -> None:
+    rdir = shutil.copytree(vae_low.reference_dir, tmp_path / "r")
+    doc = json.loads((rdir / reference.WEIGHTS_FILE).read_text())
+    committed = reference.load(vae_low.reference_dir, vae_low)
+    assert reference.load(rdir, vae_low).model_hash == committed.model_hash  # unchanged copy: same hash
+    k = doc["layers"][0]["kernel"]
+    k[0][0] += 1 if k[0][0] < 127 else -1
+    (rdir / reference.WEIGHTS_FILE).write_text(json.dumps(doc))
+    edited = reference.load(rdir, vae_low)
+    assert edited.model_hash != committed.model_hash
     with pytest.raises(G.GoldenError, match="stale golden vectors"):
-        G.load(COMMITTED_GOLDEN, expected_hash=edited.model_hash)
+        G.load(vae_low.vectors_dir, vae_low, expected_hash=edited.model_hash)
 
 
-def _corrupt(tmp_path: Path, edit) -> Path:
-    gdir = shutil.copytree(COMMITTED_GOLDEN, tmp_path / "g")
+def _corrupt(design: Design, tmp_path: Path, edit) -> Path:
+    gdir = shutil.copytree(design.vectors_dir, tmp_path / "g")
     path = gdir / G.VECTORS_FILE
     lines = path.read_text().splitlines()
     edit(lines)
@@ -80,26 +81,33 @@ def _corrupt(tmp_path: Path, edit) -> Path:
     ],
     ids=["wrong-width", "truncated-row", "renamed-column", "missing-vector", "garbage"],
 )
-def test_corrupt_golden_gets_one_line_error(tmp_path: Path, ref: reference.Reference, edit, message: str) -> None:
-    gdir = _corrupt(tmp_path, edit)
+def test_corrupt_golden_gets_one_line_error(vae_low: Design, tmp_path: Path, edit, message: str) -> None:
+    gdir = _corrupt(vae_low, tmp_path, edit)
     with pytest.raises(G.GoldenError, match=message) as exc:
-        G.load(gdir, ref.model_hash)
+        G.load(gdir, vae_low)
     assert "\n" not in str(exc.value)
 
 
-def test_out_of_range_input_code_is_named(tmp_path: Path, ref: reference.Reference) -> None:
+def test_out_of_range_input_code_is_named(vae_low: Design, tmp_path: Path) -> None:
     def edit(lines: list[str]) -> None:
         cells = lines[11].split(",")
-        cells[G.COLUMNS.index("x07")] = "16"  # a 5-bit value in a 4-bit input
+        cells[G.columns(vae_low).index("x07")] = "16"  # a 5-bit value in a 4-bit input
         lines[11] = ",".join(cells)
 
     with pytest.raises(G.GoldenError, match=r"vector 10 column 'x07' = 16 does not fit ufixed<4,0>"):
-        G.load(_corrupt(tmp_path, edit), ref.model_hash)
+        G.load(_corrupt(vae_low, tmp_path, edit), vae_low)
 
 
-def test_golden_is_never_overwritten(tmp_path: Path, golden: G.Golden) -> None:
-    gdir = shutil.copytree(COMMITTED_GOLDEN, tmp_path / "g")
+def test_vectors_of_another_design_are_refused(design: Design, vae_low: Design) -> None:
+    if design.name == vae_low.name:
+        pytest.skip("needs a second design")
+    with pytest.raises(G.GoldenError, match=f"vectors of design '{design.name}'"):
+        G.load(design.vectors_dir, vae_low)
+
+
+def test_golden_is_never_overwritten(golden: G.Golden, tmp_path: Path) -> None:
+    gdir = shutil.copytree(golden.path, tmp_path / "g")
     before = (gdir / G.VECTORS_FILE).read_bytes()
     with pytest.raises(G.GoldenError, match="never overwritten"):
-        G.write(gdir, golden.ids, golden.sets, golden.x, golden.mu, golden.score, golden.flag, {})
+        G.write(gdir, golden.design, golden.ids, golden.sets, golden.x, golden.y, {})
     assert (gdir / G.VECTORS_FILE).read_bytes() == before

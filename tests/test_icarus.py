@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pixvae.paths import COMMITTED_GOLDEN
+from model.design import Design
 from tb import runner
 
 # Skipped where Icarus cannot be installed (no root); CI sets PIXVAE_REQUIRE_ICARUS so it fails instead.
@@ -20,9 +20,9 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.mark.parametrize("testcase", ["regression", "quiet_when_idle_and_no_x", "reset_in_flight"])
-def test_icarus(icarus_build: tuple[Path, Path], tmp_path: Path, testcase: str) -> None:
+def test_icarus(design: Design, icarus_build: tuple[Path, Path], tmp_path: Path, testcase: str) -> None:
     rtl_dir, sim_dir = icarus_build
-    res = runner.run(rtl_dir, COMMITTED_GOLDEN, sim_dir, testcase=testcase, results=tmp_path / "r.json",
+    res = runner.run(design, rtl_dir, design.vectors_dir, sim_dir, testcase=testcase, results=tmp_path / "r.json",
                      sim="icarus")
     if testcase == "regression":
         assert res["simulator"].lower().startswith("icarus")

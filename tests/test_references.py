@@ -1,4 +1,5 @@
-"""Three references, one truth: hls4ml's C simulation and QKeras against the golden vectors."""
+"""Three references, one truth, for every committed design: hls4ml's C simulation and QKeras
+against the golden vectors that the numpy integer model wrote."""
 
 from __future__ import annotations
 
@@ -6,24 +7,42 @@ import numpy as np
 
 from hw import golden as G
 from hw import hls
-from model import formats as F
 from model import reference
 
 
-def test_hls4ml_csim_equals_golden_bit_for_bit(hls_model, golden: G.Golden) -> None:
-    mu = hls.csim_latent_raw(hls_model, golden.x)
-    diffs = G.diff_against(golden, mu, golden.score, golden.flag, "hls4ml C-sim")
+def test_hls4ml_csim_equals_golden_bit_for_bit(ref: reference.Reference, hls_model, golden: G.Golden) -> None:
+    last = hls.csim_raw(ref.design, hls_model, golden.x)
+    y = golden.y.copy()
+    if ref.design.latent:  # the C simulation computes the network; score and decision come from its output
+        y[:, : last.shape[1]] = last
+    else:
+        y[:, 0] = last[:, 0]
+    diffs = G.diff_against(golden, y, "hls4ml C-sim")
     assert not diffs, f"{len(diffs)} differences; first: " + " | ".join(diffs[:5])
 
 
 def test_qkeras_agrees_and_differences_are_the_counted_ones(ref: reference.Reference, golden: G.Golden) -> None:
     # QKeras rounds half to even exactly like RND_CONV, so the count recorded at generation is
     # expected to be 0; whatever it is, it must be reproduced, never hidden by a tolerance.
-    mu = F.LATENT.to_raw(reference.to_keras(ref.weights).predict(F.INPUT.to_float(golden.x), verbose=0))
+    d = ref.design
+    out = reference.to_keras(ref.network).predict(d.input_format.to_float(golden.x), verbose=0)
+    last = d.layers[-1].result.to_raw(np.asarray(out).reshape(len(golden), -1))
     recorded = golden.manifest["references"]["qkeras_vs_hls4ml_csim_mismatched_outputs"]
-    assert int(np.sum(mu != golden.mu)) == recorded
+    assert int(np.sum(last != ref.network.forward(golden.x))) == recorded
 
 
-def test_hls4ml_graph_has_declared_precisions(hls_model) -> None:
+def test_hls4ml_graph_has_declared_precisions(ref: reference.Reference, hls_model) -> None:
     names = [(ly.name, ly.class_name) for ly in hls_model.get_layers()]
-    assert names == [(n, c) for n, c, _ in hls.EXPECTED_GRAPH]
+    assert names == [(n, c) for n, c, _ in hls.expected_graph(ref.design)]
+
+
+def test_pruned_weights_stay_exact_zeros(ref: reference.Reference, hls_model) -> None:
+    """Zeros of the integer reference are zeros in hls4ml's weights (and so absent from da4ml's logic)."""
+    for ly in ref.network.layers:
+        w = hls_model.graph[ly.spec.name].weights["weight"].data
+        assert np.array_equal(w == 0, ly.kernel == 0), ly.spec.name
+        if ref.design.sparsity:
+            # tfmot masks round(s * n) weights of each kernel, so a layer may fall short of the target
+            # by half a weight; quantization can only add zeros.
+            got = float(np.mean(ly.kernel == 0))
+            assert got >= ref.design.sparsity - 0.5 / ly.kernel.size, f"{ly.spec.name}: sparsity {got:.3f}"

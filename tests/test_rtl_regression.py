@@ -1,8 +1,9 @@
-"""RTL regression: the committed model exported to Verilog, simulated by Verilator under cocotb,
-compared bit for bit with the committed golden vectors, and timed against the 25 ns budget."""
+"""RTL regression of every committed design: exported to Verilog, simulated by Verilator under
+cocotb, compared bit for bit with the committed golden vectors, and timed against the 25 ns budget."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -10,47 +11,48 @@ import pytest
 
 from hw import golden as G
 from hw import params
-from pixvae.paths import COMMITTED_GOLDEN
+from model.design import Design
 from tb import runner
 
 
-def test_rtl_matches_golden_within_budget(rtl_build: tuple[Path, Path], golden: G.Golden, tmp_path: Path) -> None:
+def test_rtl_matches_golden_within_budget(design: Design, rtl_build: tuple[Path, Path], golden: G.Golden,
+                                          tmp_path: Path) -> None:
     rtl_dir, sim_dir = rtl_build
-    res = runner.run(rtl_dir, COMMITTED_GOLDEN, sim_dir, testcase="regression", results=tmp_path / "r.json")
+    res = runner.run(design, rtl_dir, design.vectors_dir, sim_dir, testcase="regression", results=tmp_path / "r.json")
     assert res["vectors"] == len(golden) >= 2000
-    assert res["mismatched_fields"] == 0
+    assert res["mismatched_fields"] == 0 and res["protocol_errors"] == 0
     assert res["latency_ns"] <= params.LATENCY_BUDGET_NS
     assert res["initiation_interval"] == 1
 
 
-N_SHARDS = 4
+N_SHARDS = 2
 
 
 @pytest.mark.parametrize("shard", range(N_SHARDS))
-def test_rtl_regression_shard(rtl_build: tuple[Path, Path], golden: G.Golden, tmp_path: Path, shard: int) -> None:
+def test_rtl_regression_shard(vae_low: Design, vae_low_build: tuple[Path, Path], tmp_path: Path, shard: int) -> None:
     """The same regression split in shards, as pytest-xdist (-n auto) or a CI matrix would run it."""
-    rtl_dir, sim_dir = rtl_build
-    res = runner.run(rtl_dir, COMMITTED_GOLDEN, sim_dir, testcase="regression", results=tmp_path / "r.json",
-                     shard=(shard, N_SHARDS))
-    assert res["vectors"] == len(range(shard, len(golden), N_SHARDS))
+    rtl_dir, sim_dir = vae_low_build
+    n = len(G.load(vae_low.vectors_dir, vae_low))
+    res = runner.run(vae_low, rtl_dir, vae_low.vectors_dir, sim_dir, testcase="regression",
+                     results=tmp_path / "r.json", shard=(shard, N_SHARDS))
+    assert res["vectors"] == len(range(shard, n, N_SHARDS))
     assert res["mismatched_fields"] == 0 and res["protocol_errors"] == 0
 
 
-def test_flipped_golden_bit_fails_the_rtl_regression(rtl_build: tuple[Path, Path], tmp_path: Path) -> None:
-    rtl_dir, sim_dir = rtl_build
-    gdir = shutil.copytree(COMMITTED_GOLDEN, tmp_path / "g")
+def test_flipped_golden_bit_fails_the_rtl_regression(vae_low: Design, vae_low_build: tuple[Path, Path],
+                                                     tmp_path: Path) -> None:
+    rtl_dir, sim_dir = vae_low_build
+    gdir = shutil.copytree(vae_low.vectors_dir, tmp_path / "g")
     lines = (gdir / G.VECTORS_FILE).read_text().splitlines()
     row = 1234
     cells = lines[row + 1].split(",")
-    col = G.COLUMNS.index("score")
+    col = G.columns(vae_low).index("score")
     cells[col] = str(int(cells[col]) ^ 1)
     lines[row + 1] = ",".join(cells)
     (gdir / G.VECTORS_FILE).write_text("\n".join(lines) + "\n")
     results = tmp_path / "r.json"
     with pytest.raises(runner.RegressionFailed, match=f"vector {row} "):
-        runner.run(rtl_dir, gdir, sim_dir, testcase="regression", results=results)
-    import json
-
+        runner.run(vae_low, rtl_dir, gdir, sim_dir, testcase="regression", results=results)
     res = json.loads(results.read_text())
     assert res["mismatched_vectors"] == 1
     assert res["first_mismatches"][0].startswith(f"vector {row} ") and " score: " in res["first_mismatches"][0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hw.rtl import RtlField, RtlMeta
 from tb import wave_png
 
 VCD = """$timescale 1ps $end
@@ -58,14 +59,19 @@ def _vcd(path: Path) -> Path:
 
 
 def test_reader_takes_the_named_scope_and_x(tmp_path: Path) -> None:
-    series, unit = wave_png.read_vcd(_vcd(tmp_path / "d.vcd"), "top")
+    series, unit = wave_png.read_vcd(_vcd(tmp_path / "d.vcd"), "top", ("in_data", "out_mu"))
     assert unit == 1e-3
     assert series["in_data"][0] == (0, None)  # x
     assert (14000, 0xAB) in series["in_data"]
     assert (30000, 0xF0F0) in series["out_mu"]
 
 
-def test_render_marks_latency(tmp_path: Path) -> None:
-    png = wave_png.render(_vcd(tmp_path / "d.vcd"), tmp_path / "w.png", "top",
-                          {"in_data": 8, "score_threshold": 18, "out_mu": 16, "out_score": 18}, 4.0, 4, "t")
+def test_render_marks_latency_and_decodes_fields(tmp_path: Path) -> None:
+    fields = [RtlField("mu", 2, 8, True, "fixed<8,4>"), RtlField("score", 1, 18, False, "ufixed<18,9>"),
+              RtlField("flag", 1, 1, False, "ufixed<1,1>")]
+    meta = RtlMeta("t", "h", "top", 4, 4, 8, 4.0, 2, 4, 8, 18, False, fields, 0.0, 0, [], "")
+    rows = wave_png._rows(meta)
+    assert [r[0] for r in rows][-4:] == ["out_mu[0] fixed<8,4>", "out_mu[1] fixed<8,4>", "out_score ufixed<18,9>",
+                                         "out_flag"]
+    png = wave_png.render(_vcd(tmp_path / "d.vcd"), tmp_path / "w.png", meta, 4.0, "t")
     assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,372 @@
+"""A design: one on-chip network as data, read from ``golden/<name>/design.toml``.
+
+Every stage is a pass over a Design: the QKeras model, the hls4ml configuration and the check
+of the converted graph, the numpy integer reference, the da4ml trace, the RTL ports, the golden
+columns, the C++ harness and the cocotb tests all read their sizes and formats from here.
+Adding a design is adding a description; no Python changes. The format is documented in
+README.md ("Designs"); an example:
+
+    name = "vae-low"
+    kind = "vae_encoder"              # or "classifier"
+    [input]
+    format = "ufixed<4,0>"            # raw codes 0..15
+    charge_code = "linear"            # floor(q / bin_e), overflow in the top code; or "sqrt_log"
+    bin_e = 500.0
+    slices = [0, 1, 2, 3]             # y-profiles (13 rows) of these time slices, then y0
+    y0 = true
+    [[layers]]
+    name = "fc1"
+    units = 24
+    activation = "relu"               # or "linear"
+    weight = "fixed<8,1>"             # QKeras quantized_bits(8, 0, alpha=1)
+    bias = "fixed<8,4>"
+    accum = "fixed<24,8>"
+    result = "ufixed<8,3,RND_CONV,SAT>"
+    [outputs]
+    score = "kl_clipped"              # 0.5 * sum(last layer^2), or "network" (the last layer is the score)
+    score_format = "ufixed<18,9>"
+    decision = "flag"                 # 1 when score > the programmable threshold
+    [threshold]
+    on = "normal"                     # tracks whose score sets the committed threshold (or "signal")
+    quantile = 0.99
+    [training]
+    sparsity = 0.0
+    [training.profiles.short]
+    n_tracks = 30000
+    epochs = 30
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from model import formats as F
+from model.formats import FixedFormat
+
+REPO = Path(__file__).resolve().parent.parent
+DESIGNS_ROOT = REPO / "golden"
+DESIGN_FILE = "design.toml"
+DEFAULT_DESIGN = "vae-low"
+KINDS = ("vae_encoder", "classifier")
+ACTIVATIONS = ("relu", "linear")
+CHARGE_CODES = ("linear", "sqrt_log")
+N_ROWS = 13  # y-profile rows per time slice (the sensor's 13 rows)
+
+
+class DesignError(ValueError):
+    """A missing or malformed design description (message is one line, naming the file)."""
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How a track becomes the network's input codes."""
+
+    charge_code: str
+    bin_e: float
+    alpha: float
+    slices: tuple[int, ...]
+    y0: bool
+
+
+@dataclass(frozen=True)
+class Dense:
+    """A quantized Dense layer and the activation after it, with every fixed-point format."""
+
+    name: str
+    n_in: int
+    units: int
+    activation: str
+    weight: FixedFormat
+    bias: FixedFormat
+    accum: FixedFormat
+    result: FixedFormat
+
+
+@dataclass(frozen=True)
+class Field:
+    """One output of the RTL: port out_<name>, golden columns <name>0.. (or <name> when count is 1)."""
+
+    name: str
+    count: int
+    fmt: FixedFormat
+
+    @property
+    def columns(self) -> list[str]:
+        return [self.name] if self.count == 1 else [f"{self.name}{j}" for j in range(self.count)]
+
+    @property
+    def bits(self) -> int:
+        return self.count * self.fmt.width
+
+    @property
+    def port(self) -> str:
+        return f"out_{self.name}"
+
+
+DECISION_FORMAT = FixedFormat(1, 1, signed=False)
+
+
+@dataclass(frozen=True)
+class Design:
+    name: str
+    kind: str
+    description: str
+    path: Path  # the design's folder: design.toml, reference/, vectors/
+    input_format: FixedFormat
+    encoding: Encoding
+    layers: tuple[Dense, ...]
+    score: str
+    score_format: FixedFormat
+    decision: str
+    threshold_on: str
+    threshold_quantile: float
+    sparsity: float
+    training: dict[str, Any] = field(default_factory=dict)
+
+    # --- derived sizes -----------------------------------------------------------------------
+    @property
+    def n_inputs(self) -> int:
+        return self.layers[0].n_in
+
+    @property
+    def input_bits(self) -> int:
+        return self.n_inputs * self.input_format.width
+
+    @property
+    def x_columns(self) -> list[str]:
+        width = max(2, len(str(self.n_inputs - 1)))
+        return [f"x{j:0{width}d}" for j in range(self.n_inputs)]
+
+    @property
+    def latent(self) -> Field | None:
+        """The network's outputs when they leave the chip beside the score (a VAE's means)."""
+        last = self.layers[-1]
+        return Field("mu", last.units, last.result) if self.score == "kl_clipped" else None
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        """The RTL's data outputs in port order: latent (if any), score, decision."""
+        out = [self.latent] if self.latent else []
+        return (*out, Field("score", 1, self.score_format), Field(self.decision, 1, DECISION_FORMAT))
+
+    @property
+    def output_columns(self) -> list[str]:
+        return [c for f in self.fields for c in f.columns]
+
+    @property
+    def reference_dir(self) -> Path:
+        return self.path / "reference"
+
+    @property
+    def vectors_dir(self) -> Path:
+        return self.path / "vectors"
+
+    def profile(self, name: str) -> dict[str, Any]:
+        profiles = self.training.get("profiles", {})
+        if name not in profiles:
+            raise DesignError(
+                f"{self.path / DESIGN_FILE}: no training profile '{name}' (has {', '.join(profiles) or 'none'})"
+            )
+        return {k: v for k, v in self.training.items() if k != "profiles"} | profiles[name]
+
+
+# --- reading and checking a description -------------------------------------------------------
+
+
+def resolve(name_or_path: str | Path) -> Path:
+    """A design name (golden/<name>), a design folder, or a design.toml -> the design's folder."""
+    p = Path(name_or_path)
+    if p.suffix == ".toml":
+        return p.parent
+    if p.is_dir() and (p / DESIGN_FILE).is_file():
+        return p
+    return DESIGNS_ROOT / str(name_or_path)
+
+
+def names() -> list[str]:
+    return sorted(p.parent.name for p in DESIGNS_ROOT.glob(f"*/{DESIGN_FILE}"))
+
+
+def load(name_or_path: str | Path = DEFAULT_DESIGN) -> Design:
+    folder = resolve(name_or_path)
+    src = folder / DESIGN_FILE
+    if not src.is_file():
+        known = ", ".join(names()) or "none"
+        raise DesignError(f"{src}: no design description (known designs: {known}; see `pixvae designs`)")
+    try:
+        doc = tomllib.loads(src.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise DesignError(f"{src}: not valid TOML ({e})") from None
+    return parse(doc, folder)
+
+
+def _get(
+    doc: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str, src: Path, default: Any = ...
+) -> Any:
+    if key not in doc:
+        if default is ...:
+            raise DesignError(f"{src}: {where}'{key}' missing")
+        return default
+    value = doc[key]
+    if isinstance(value, bool) and kind in (int, float, (int, float)):
+        raise DesignError(f"{src}: {where}'{key}' = {value!r} must be a number")
+    if not isinstance(value, kind):
+        raise DesignError(f"{src}: {where}'{key}' = {value!r} has the wrong type")
+    return value
+
+
+def _fmt(doc: dict[str, Any], key: str, where: str, src: Path) -> FixedFormat:
+    try:
+        return F.parse(_get(doc, key, str, where, src))
+    except ValueError as e:
+        raise DesignError(f"{src}: {where}'{key}': {e}") from None
+
+
+def parse(doc: dict[str, Any], folder: Path) -> Design:
+    """Check a description completely; every problem is one line naming the file and the key."""
+    src = folder / DESIGN_FILE
+    name = _get(doc, "name", str, "", src)
+    kind = _get(doc, "kind", str, "", src)
+    if kind not in KINDS:
+        raise DesignError(f"{src}: 'kind' = {kind!r}, expected one of {', '.join(KINDS)}")
+    inp = _get(doc, "input", dict, "", src)
+    in_fmt = _fmt(inp, "format", "[input] ", src)
+    if in_fmt.signed or in_fmt.integer != 0:
+        raise DesignError(f"{src}: [input] 'format' {in_fmt.hls()}: input codes must be ufixed<W,0> (code / 2**W)")
+    code = _get(inp, "charge_code", str, "[input] ", src)
+    if code not in CHARGE_CODES:
+        raise DesignError(f"{src}: [input] 'charge_code' = {code!r}, expected one of {', '.join(CHARGE_CODES)}")
+    slices = tuple(_get(inp, "slices", list, "[input] ", src))
+    if not slices or any(not isinstance(s, int) or isinstance(s, bool) or not 0 <= s < 20 for s in slices):
+        raise DesignError(f"{src}: [input] 'slices' must list time-slice indices 0..19")
+    enc = Encoding(
+        code,
+        float(_get(inp, "bin_e", (int, float), "[input] ", src, 500.0)),
+        float(_get(inp, "alpha", (int, float), "[input] ", src, 0.094)),
+        slices,
+        bool(_get(inp, "y0", bool, "[input] ", src, True)),
+    )
+    n_in = len(slices) * N_ROWS + int(enc.y0)
+
+    raw_layers = _get(doc, "layers", list, "", src)
+    if not raw_layers:
+        raise DesignError(f"{src}: 'layers' is empty")
+    layers: list[Dense] = []
+    seen: set[str] = set()
+    for k, ly in enumerate(raw_layers):
+        where = f"[[layers]] #{k + 1} "
+        if not isinstance(ly, dict):
+            raise DesignError(f"{src}: {where}is not a table")
+        lname = _get(ly, "name", str, where, src)
+        if not lname.isidentifier() or lname in seen or lname == "x":
+            raise DesignError(f"{src}: {where}'name' = {lname!r} must be a new identifier (not 'x')")
+        seen.add(lname)
+        units = _get(ly, "units", int, where, src)
+        if units < 1:
+            raise DesignError(f"{src}: {where}'units' = {units} must be >= 1")
+        act = _get(ly, "activation", str, where, src)
+        if act not in ACTIVATIONS:
+            raise DesignError(f"{src}: {where}'activation' = {act!r}, expected one of {', '.join(ACTIVATIONS)}")
+        fmts = {key: _fmt(ly, key, where, src) for key in ("weight", "bias", "accum", "result")}
+        res = fmts["result"]
+        # QKeras quantizers round half to even and saturate: the declared result must say so.
+        if (res.rounding, res.overflow) != ("RND_CONV", "SAT"):
+            raise DesignError(
+                f"{src}: {where}'result' {res.hls()}: QKeras activations round half to even and "
+                "saturate; declare RND_CONV,SAT"
+            )
+        if act == "relu" and res.signed:
+            raise DesignError(f"{src}: {where}'result' {res.hls()}: a ReLU result is unsigned (ufixed)")
+        if act == "linear" and not res.signed:
+            raise DesignError(f"{src}: {where}'result' {res.hls()}: a linear result is signed (fixed)")
+        for key in ("weight", "bias"):
+            if not fmts[key].signed:
+                raise DesignError(f"{src}: {where}'{key}' {fmts[key].hls()} must be signed (QKeras quantized_bits)")
+        prev_frac = in_fmt.frac if not layers else layers[-1].result.frac
+        if fmts["accum"].frac < prev_frac + fmts["weight"].frac or fmts["accum"].frac < fmts["bias"].frac:
+            raise DesignError(
+                f"{src}: {where}'accum' {fmts['accum'].hls()} has fewer fraction bits than the "
+                f"products ({prev_frac + fmts['weight'].frac}): the sum would not be exact"
+            )
+        fan_in = n_in if not layers else layers[-1].units
+        prev = in_fmt if not layers else layers[-1].result
+        # Worst-case |sum| so the accumulator never wraps: every input and weight at its largest magnitude.
+        big_x = max(abs(prev.raw_min), prev.raw_max) * 2.0**-prev.frac
+        big_w = max(abs(fmts["weight"].raw_min), fmts["weight"].raw_max) * 2.0 ** -fmts["weight"].frac
+        big_b = max(abs(fmts["bias"].raw_min), fmts["bias"].raw_max) * 2.0 ** -fmts["bias"].frac
+        acc = fmts["accum"]
+        if fan_in * big_x * big_w + big_b > acc.raw_max * 2.0**-acc.frac:
+            raise DesignError(
+                f"{src}: {where}'accum' {acc.hls()} can overflow: |sum| may reach {fan_in * big_x * big_w + big_b:g}"
+            )
+        layers.append(Dense(lname, fan_in, units, act, **fmts))
+
+    outs = _get(doc, "outputs", dict, "", src)
+    score = _get(outs, "score", str, "[outputs] ", src)
+    score_fmt = _fmt(outs, "score_format", "[outputs] ", src)
+    decision = _get(outs, "decision", str, "[outputs] ", src)
+    if not decision.isidentifier() or decision in ("mu", "score", "valid", "data"):
+        raise DesignError(
+            f"{src}: [outputs] 'decision' = {decision!r} must be an identifier other than mu, score, valid, data"
+        )
+    last = layers[-1]
+    if score == "kl_clipped":
+        if kind != "vae_encoder":
+            raise DesignError(f"{src}: [outputs] 'score' kl_clipped belongs to a vae_encoder")
+        mu = last.result
+        worst = last.units * (1 << (2 * (mu.width - 1)))  # every mean at its most negative value
+        if score_fmt.signed or score_fmt.frac != 2 * mu.frac + 1 or score_fmt.raw_max < worst:
+            raise DesignError(
+                f"{src}: [outputs] 'score_format' {score_fmt.hls()} cannot hold 0.5*sum(mu^2) exactly for "
+                f"{last.units} means of {mu.hls()} (needs ufixed with {2 * mu.frac + 1} fraction bits and "
+                f"raw max >= {worst})"
+            )
+    elif score == "network":
+        if last.units != 1:
+            raise DesignError(
+                f"{src}: [outputs] 'score' network needs a last layer of 1 unit, '{last.name}' has {last.units}"
+            )
+        if score_fmt != last.result:
+            raise DesignError(
+                f"{src}: [outputs] 'score_format' {score_fmt.hls()} must equal the last layer's "
+                f"result {last.result.hls()}"
+            )
+    else:
+        raise DesignError(f"{src}: [outputs] 'score' = {score!r}, expected kl_clipped or network")
+
+    thr = _get(doc, "threshold", dict, "", src, {})
+    on = _get(thr, "on", str, "[threshold] ", src, "normal")
+    q = float(_get(thr, "quantile", (int, float), "[threshold] ", src, 0.99))
+    if on not in ("normal", "signal") or not 0 <= q <= 1:
+        raise DesignError(f"{src}: [threshold] needs on = normal|signal and 0 <= quantile <= 1")
+    training = _get(doc, "training", dict, "", src, {})
+    sparsity = float(_get(training, "sparsity", (int, float), "[training] ", src, 0.0))
+    if not 0 <= sparsity < 1:
+        raise DesignError(f"{src}: [training] 'sparsity' = {sparsity} must be in [0, 1)")
+    if sparsity and kind == "vae_encoder":
+        raise DesignError(f"{src}: [training] 'sparsity': pruning is implemented for classifiers only so far")
+    if name != folder.name:
+        raise DesignError(f"{src}: 'name' = {name!r} must equal the design's folder name {folder.name!r}")
+    for pname, prof in training.get("profiles", {}).items():
+        for key in ("n_tracks", "epochs"):
+            if not isinstance(prof.get(key), int) or prof[key] < 1:
+                raise DesignError(f"{src}: [training.profiles.{pname}] '{key}' must be an integer >= 1")
+    return Design(
+        name,
+        kind,
+        str(doc.get("description", "")),
+        folder,
+        in_fmt,
+        enc,
+        tuple(layers),
+        score,
+        score_fmt,
+        decision,
+        on,
+        q,
+        sparsity,
+        training,
+    )

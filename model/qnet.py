@@ -1,0 +1,48 @@
+"""The QKeras model of a design: what is trained, and what hls4ml converts.
+
+Each Dense layer of the description becomes a QDense with its weight and bias quantizers and a
+QActivation that quantizes the result (quantized_relu for ReLU, quantized_bits for linear).
+Layer names are part of the contract with the hls4ml configuration (hw/hls.py).
+"""
+
+from __future__ import annotations
+
+from model.design import Dense, Design
+from model.formats import FixedFormat
+
+
+def qkeras():
+    # Imported lazily: TensorFlow takes seconds to load and most commands never need it.
+    import qkeras as qk
+    import tensorflow as tf
+
+    return tf, qk
+
+
+def bits(fmt: FixedFormat):
+    """quantized_bits(b, i) is ap_fixed<b, i+1>; alpha=1 keeps the grid fixed (no learned scale)."""
+    _, qk = qkeras()
+    return qk.quantized_bits(fmt.width, fmt.integer - 1, alpha=1)
+
+
+def activation_name(layer: Dense) -> str:
+    return f"{layer.name}_{'relu' if layer.activation == 'relu' else 'q'}"
+
+
+def result_quantizer(layer: Dense):
+    _, qk = qkeras()
+    if layer.activation == "relu":
+        return qk.quantized_relu(layer.result.width, layer.result.integer)
+    return bits(layer.result)
+
+
+def build(design: Design, name: str | None = None):
+    """The on-chip network alone (inputs are the codes as ufixed values, code / 2**bits)."""
+    tf, qk = qkeras()
+    x = inp = tf.keras.Input((design.n_inputs,), name="x")
+    for layer in design.layers:
+        x = qk.QDense(
+            layer.units, kernel_quantizer=bits(layer.weight), bias_quantizer=bits(layer.bias), name=layer.name
+        )(x)
+        x = qk.QActivation(result_quantizer(layer), name=activation_name(layer))(x)
+    return tf.keras.Model(inp, x, name=name or design.name.replace("-", "_"))

@@ -1,0 +1,126 @@
+"""Designs are data: descriptions are checked, encodings follow them, and a user's own design
+goes through every stage from its description alone."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model import design as D
+from model import encoding, features
+from model.dataformat import TrackSet
+from pixvae.paths import REPO
+
+USER = Path(__file__).parent / "data" / "user-net.toml"
+
+
+def pixvae(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pixvae.cli", *args], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ}, timeout=1500)
+
+
+def test_shipped_designs() -> None:
+    assert {"vae-low", "vae-high", "classifier"} <= set(D.names())
+    low, high, clf = D.load("vae-low"), D.load("vae-high"), D.load("classifier")
+    assert [ly.units for ly in low.layers] == [24, 8] and low.n_inputs == 53 and low.input_format.width == 4
+    assert [ly.units for ly in high.layers] == [24, 8] and high.input_format.width == 10
+    assert high.encoding.charge_code == "sqrt_log" and high.encoding.alpha == 0.094
+    assert [ly.units for ly in clf.layers] == [24, 12, 1] and clf.sparsity == 0.4
+    assert all(ly.weight.width == 10 and ly.bias.width == 10 for ly in clf.layers)
+    assert clf.output_columns == ["score", "keep"] and low.output_columns[-2:] == ["score", "flag"]
+
+
+def _edit(text: str, pattern: str, repl: str) -> str:
+    out, n = re.subn(pattern, repl, text, count=1, flags=re.M)
+    assert n == 1, pattern
+    return out
+
+
+BAD = [
+    (r'^kind = .*$', 'kind = "transformer"', "'kind'"),
+    (r'^units = 16$', "units = 0", "'units' = 0"),
+    (r'^activation = "relu"$', 'activation = "tanh"', "'activation'"),
+    (r'^weight = "fixed<6,1>"$', 'weight = "fixed<6>"', "'weight'"),
+    (r'^accum = "fixed<20,8>"$', 'accum = "fixed<20,3>"', "can overflow"),
+    (r'^accum = "fixed<20,8>"$', 'accum = "fixed<16,8>"', "fewer fraction bits"),
+    (r'^result = "ufixed<6,2,RND_CONV,SAT>"$', 'result = "ufixed<6,2>"', "RND_CONV,SAT"),
+    (r'^score_format = .*$', 'score_format = "ufixed<12,6>"', "cannot hold 0.5*sum(mu^2)"),
+    (r'^slices = .*$', "slices = [0, 25]", "'slices'"),
+    (r'^name = "user-net"$', 'name = "other"', "folder name"),
+]
+
+
+@pytest.mark.parametrize("pattern, repl, needle", BAD, ids=[b[2] for b in BAD])
+def test_bad_description_is_one_line_naming_file_and_key(tmp_path: Path, pattern: str, repl: str,
+                                                         needle: str) -> None:
+    folder = tmp_path / "user-net"
+    folder.mkdir()
+    (folder / D.DESIGN_FILE).write_text(_edit(USER.read_text(), pattern, repl))
+    with pytest.raises(D.DesignError) as exc:
+        D.load(folder)
+    msg = str(exc.value)
+    assert "\n" not in msg and str(folder / D.DESIGN_FILE) in msg and needle in msg, msg
+
+
+def test_derived_sizes_of_the_user_design(tmp_path: Path) -> None:
+    folder = tmp_path / "user-net"
+    folder.mkdir()
+    shutil.copy(USER, folder / D.DESIGN_FILE)
+    d = D.load(folder)
+    assert d.n_inputs == 53 and d.input_bits == 318
+    assert d.output_columns == [f"mu{j}" for j in range(6)] + ["score", "flag"]
+    assert [f.bits for f in d.fields] == [36, 14, 1]
+
+
+def _tracks(n: int, seed: int) -> TrackSet:
+    from model import generator
+
+    return generator.generate(n, seed=seed)
+
+
+def test_paper_encodings_equal_the_feature_module() -> None:
+    """The description-driven codes are the paper's 4-bit and 10-bit codes (model/features.py), exactly."""
+    ts = _tracks(300, 5)
+    low, high = D.load("vae-low"), D.load("vae-high")
+    assert np.array_equal(encoding.inputs(low, ts, seed=3), features.encoder_inputs(ts, seed=3))
+    q = np.r_[0.0, -50.0, 1.0, 1.5, np.geomspace(2, 60_000, 500)]
+    assert np.array_equal(encoding.charge_codes(high, q), features.encode_10bit(q))
+    y = np.linspace(-9.5, 9.5, 2001)
+    assert np.array_equal(encoding.y0_codes(low, y), features.encode_y0_4bit(y))
+    hi = encoding.y0_codes(high, np.array([-20.0, -8.0, 0.0, 7.99, 8.0, 8.18]))
+    assert hi.tolist() == [0, 0, 512, 1023, 1023, 1023]  # 1/64 mm bins; beyond +-8 mm clipped into the end bins
+
+
+def test_designs_command_lists_and_creates(tmp_path: Path) -> None:
+    proc = pixvae("designs")
+    assert proc.returncode == 0 and "classifier" in proc.stdout and "vae-high" in proc.stdout, proc.stderr
+    name = "pytest-tmp-design"
+    try:
+        proc = pixvae("designs", "new", name, "--from", str(USER))
+        assert proc.returncode == 0, proc.stderr
+        assert tomllib.loads((D.DESIGNS_ROOT / name / D.DESIGN_FILE).read_text())["name"] == name
+        again = pixvae("designs", "new", name, "--from", str(USER))
+        assert again.returncode == 2 and "exists already" in again.stderr
+    finally:
+        shutil.rmtree(D.DESIGNS_ROOT / name, ignore_errors=True)
+
+
+def test_a_user_design_goes_through_every_stage(tmp_path: Path) -> None:
+    """From a description alone: train (tiny), hls4ml + C-sim, Verilog, golden, RTL regression, bit-exact."""
+    folder = tmp_path / "user-net"
+    folder.mkdir()
+    shutil.copy(USER, folder / D.DESIGN_FILE)
+    proc = pixvae("flow", "--design", str(folder), "--profile", "tiny", "--run-dir", str(tmp_path / "run"))
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert "result           : PASS" in proc.stdout and "design           : user-net" in proc.stdout
+    assert "mismatches       : 0 vectors (0 output fields)" in proc.stdout
+    top = (tmp_path / "run" / "rtl" / "pixel_encoder_top.v").read_text()
+    assert "input  wire [318-1:0]  in_data" in top and "output wire [36-1:0] out_mu" in top

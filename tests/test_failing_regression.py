@@ -1,0 +1,181 @@
+"""A failing regression fails everywhere: every entry point exits non-zero and says why.
+
+Three faults (see tests/faults/sitecustomize.py) go through each entry point as a user or CI
+would run it, in a subprocess: a flipped golden bit, a mutated RTL file (one adder's shift in the
+exported core) and a testbench that raises. Parameters that would make a run meaningless are
+refused before any work. The rules themselves (tb.verdict) are checked on crafted results.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hw import golden as G
+from hw import params
+from model import design as D
+from pixvae.paths import REPO
+from tb import verdict
+
+DESIGN = D.load(D.DEFAULT_DESIGN)
+COMMITTED_GOLDEN = DESIGN.vectors_dir
+
+FAULTS = Path(__file__).parent / "faults"
+# What each fault must be reported as (the first mismatch or the cocotb failure).
+NAMED = {
+    "golden_bit": ["vector 7 ", "score", "output fields differ from golden"],
+    "rtl_shift": ["output fields differ from golden"],
+    "tb_raise": ["injected testbench fault"],
+}
+
+
+def run(cmd: list[str], fault: str | None = None, timeout: int = 1200,
+        waves: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(FAULTS), os.environ.get("PYTHONPATH")]))}
+    # The failing vector's waveform costs a traced build: drawn in the one test that checks it.
+    env["PIXVAE_FAILURE_WAVES"] = "1" if waves else "0"
+    env.pop("PIXVAE_FAULT", None)
+    if fault:
+        env["PIXVAE_FAULT"] = fault
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout)
+
+
+def pixvae(*args: str, fault: str | None = None, waves: bool = False) -> subprocess.CompletedProcess[str]:
+    return run([sys.executable, "-m", "pixvae.cli", *args], fault, waves=waves)
+
+
+def assert_fails(proc: subprocess.CompletedProcess[str], fault: str) -> None:
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, f"exit {proc.returncode}\n{out[-3000:]}"
+    assert "result           : PASS" not in out and "**PASS**" not in out
+    assert "FAIL" in out, out[-3000:]
+    for needle in NAMED[fault]:
+        assert needle in out, f"{needle!r} not in output:\n{out[-3000:]}"
+
+
+def flipped_golden(dest: Path) -> Path:
+    gdir = shutil.copytree(COMMITTED_GOLDEN, dest)
+    lines = (gdir / G.VECTORS_FILE).read_text().splitlines()
+    cells = lines[1 + 7].split(",")
+    col = G.columns(DESIGN).index("score")
+    cells[col] = str(int(cells[col]) ^ 1)
+    lines[1 + 7] = ",".join(cells)
+    (gdir / G.VECTORS_FILE).write_text("\n".join(lines) + "\n")
+    return gdir
+
+
+# --- the rules -------------------------------------------------------------------------------
+
+GOOD = {"vectors": 10, "mismatched_fields": 0, "protocol_errors": 0, "latency_cycles": 5, "latency_ns": 20.0,
+        "budget_ns": 25.0, "clock_period_ns": 4.0, "initiation_interval": 1}
+
+
+def test_verdict_passes_only_a_complete_clean_run() -> None:
+    assert verdict.judge(GOOD, 10).passed
+    broken = {
+        "vectors": ({"vectors": 9}, "9 of 10"),
+        "nothing": ({"vectors": None}, "compared nothing"),
+        "fields": ({"mismatched_fields": 1}, "1 output fields differ"),
+        "protocol": ({"protocol_errors": 2}, "2 protocol errors"),
+        "latency": ({"latency_ns": 25.5}, "exceeds the 25.0 ns budget"),
+        "ii": ({"initiation_interval": None}, "initiation interval"),
+    }
+    for change, why in broken.values():
+        v = verdict.judge({**GOOD, **change}, 10)
+        assert not v.passed and any(why in r for r in v.reasons), v.reasons
+    assert not verdict.judge(GOOD, 0).passed  # an empty golden set never passes
+    v = verdict.judge(GOOD, 10, ["cocotb test regression failure: boom"])
+    assert not v.passed and v.reasons == ("cocotb test regression failure: boom",)
+    v = verdict.judge({}, 10, ["cocotb test regression failure: boom"])  # crashed before writing results
+    assert v.reasons == ("cocotb test regression failure: boom", "the testbench compared nothing (no results written)")
+
+
+def test_junit_results_are_read(tmp_path: Path) -> None:
+    assert "no results file" in verdict.junit_failures(tmp_path / "none.xml")[0]
+    xml = tmp_path / "r.xml"
+    xml.write_text('<testsuites><testsuite name="s" tests="2"><testcase name="regression">'
+                   '<failure message="AssertionError: 3 problems"/></testcase><testcase name="other"/>'
+                   '</testsuite></testsuites>')
+    assert verdict.junit_failures(xml) == ["cocotb test regression failure: AssertionError: 3 problems"]
+    xml.write_text('<testsuites><testsuite name="s" tests="1"><testcase name="regression"/></testsuite></testsuites>')
+    assert verdict.junit_failures(xml) == []
+    xml.write_text("<testsuites><testsu")
+    assert "unreadable" in verdict.junit_failures(xml)[0]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--clock-ns", "-4"], "--clock-ns"), (["--clock-ns", "0"], "--clock-ns"),
+    (["--budget-ns", "0"], "--budget-ns"), (["--adder-levels", "0"], "--adder-levels"),
+])
+def test_meaningless_parameters_are_refused_before_any_work(tmp_path: Path, args: list[str], needle: str) -> None:
+    proc = pixvae("regress", "--run-dir", str(tmp_path / "run"), *args)
+    assert proc.returncode == 2 and needle in proc.stderr, proc.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_library_calls_refuse_them_too() -> None:
+    for kw in ({"clock_ns": 0}, {"clock_ns": -4.0}, {"budget_ns": 0.0}, {"adder_levels": 0}):
+        with pytest.raises(params.ParameterError):
+            params.check(**kw)
+
+
+def test_empty_golden_set_is_refused(tmp_path: Path) -> None:
+    gdir = shutil.copytree(COMMITTED_GOLDEN, tmp_path / "g")
+    (gdir / G.VECTORS_FILE).write_text(",".join(G.columns(DESIGN)) + "\n")
+    with pytest.raises(G.GoldenError, match="no vectors"):
+        G.load(gdir, DESIGN)
+
+
+# --- through each entry point ----------------------------------------------------------------
+
+def test_pixvae_sim_fails_on_a_flipped_golden_bit(vae_low_build, tmp_path: Path) -> None:
+    """...and draws the first failing vector's waveform, named in the failure message."""
+    gdir = flipped_golden(tmp_path / "g")
+    proc = pixvae("sim", "--run-dir", str(tmp_path / "run"), "--reference", str(DESIGN.reference_dir),
+                  "--golden", str(gdir), waves=True)
+    assert_fails(proc, "golden_bit")
+    vcd = tmp_path / "run" / "failure_waves" / "track_7" / "dump.vcd"
+    png = vcd.with_name("track_7.png")
+    assert vcd.is_file() and png.is_file(), proc.stdout[-3000:]
+    assert str(vcd) in proc.stderr and str(png) in proc.stderr
+
+
+@pytest.mark.parametrize("fault", ["rtl_shift", "tb_raise"])
+@pytest.mark.parametrize("command", ["sim", "regress"])
+def test_pixvae_sim_and_regress_fail(vae_low_build, tmp_path: Path, command: str, fault: str) -> None:
+    args = ["--reference", str(DESIGN.reference_dir), "--golden", str(COMMITTED_GOLDEN)] if command == "sim" else []
+    proc = pixvae(command, "--run-dir", str(tmp_path / "run"), *args, fault=fault)
+    assert_fails(proc, fault)
+    summary = (tmp_path / "run" / "summary.json").read_text()
+    assert '"passed": false' in summary
+
+
+def test_pixvae_flow_fails_at_its_final_stage(vae_low_build, tmp_path: Path) -> None:
+    """Each fault in turn through `pixvae flow --profile tiny` in one run directory."""
+    for fault in ("rtl_shift", "golden_bit", "tb_raise"):
+        proc = pixvae("flow", "--run-dir", str(tmp_path / "run"), "--profile", "tiny", fault=fault)
+        assert "== RTL regression summary ==" in proc.stdout, proc.stderr[-3000:]  # it reached the last stage
+        assert_fails(proc, fault)
+
+
+@pytest.mark.parametrize("fault", ["rtl_shift", "golden_bit", "tb_raise"])
+def test_pixvae_candidate_fails(vae_low_build, tmp_path: Path, fault: str) -> None:
+    out = tmp_path / "candidates"
+    proc = pixvae("candidate", "--profile", "tiny", "--version", "v", "--out", str(out),
+                  "--build-root", str(tmp_path / "build"), fault=fault)
+    assert_fails(proc, fault)
+    report = (out / "v" / "CHANGE_REPORT.md").read_text()
+    assert "**FAIL**" in report and "- FAIL: " in report
+
+
+def test_model_change_script_fails(vae_low_build, tmp_path: Path) -> None:
+    """ci/model_change.sh is `pixvae candidate` behind a change check: its exit status must carry."""
+    empty_tree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # so model/ counts as changed in any clone
+    proc = run(["bash", "ci/model_change.sh", empty_tree, "--design", "vae-low", "--profile", "tiny", "--version", "v",
+                "--out", str(tmp_path / "c"), "--build-root", str(tmp_path / "build")], fault="tb_raise")
+    assert_fails(proc, "tb_raise")
