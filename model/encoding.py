@@ -55,3 +55,14 @@ def inputs(
     if design.encoding.y0:
         parts.append(y0_codes(design, ts.labels["y-local"].to_numpy())[:, None])
     return np.concatenate(parts, axis=1)
+
+
+def inputs_from_cache(design: Design, cache) -> np.ndarray:
+    """The same codes from an imported release's features cache (model/feature_cache.py), whose
+    profiles were summed after the readout recorded in the cache."""
+    slices = list(design.encoding.slices)
+    rows = charge_codes(design, cache.profiles_of(slices)).reshape(len(cache), -1)
+    parts = [rows]
+    if design.encoding.y0:
+        parts.append(y0_codes(design, cache.labels["y-local"].to_numpy())[:, None])
+    return np.concatenate(parts, axis=1)

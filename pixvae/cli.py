@@ -159,15 +159,19 @@ def designs_new(name: str, source: Path) -> None:
 @design_opt
 @run_dir_opt
 @profile_opt
+@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Train on this dataset (e.g. a `pixvae data import` folder, read from its features.npz) "
+                   "instead of generated tracks.")
 @one_line_errors
-def train(design_name: str, run_dir: Path | None, profile: str) -> None:
-    """Generate the default training data (if needed) and train the design's network."""
+def train(design_name: str, run_dir: Path | None, profile: str, data_dir: Path | None) -> None:
+    """Train the design's network on generated tracks (made if needed) or on --data."""
     from pixvae import stages
 
     design = _design(design_name)
     run = _run(run_dir, design)
-    stages.make_data(run.train_data, int(design.profile(profile)["n_tracks"]), stages.TRAIN_SEED)
-    stages.train(design, run.train_data, run.reference, profile)
+    if data_dir is None:
+        stages.make_data(run.train_data, int(design.profile(profile)["n_tracks"]), stages.TRAIN_SEED)
+    stages.train(design, data_dir or run.train_data, run.reference, profile)
 
 
 @main.command()

@@ -48,9 +48,16 @@ def make_data(out: Path, n: int, seed: int, spectrum: str = "falling") -> Path:
 
 
 def load_codes(design: Design, data_dir: Path, seed: int) -> tuple[np.ndarray, Any]:
-    """Read a dataset in the real format and compute the design's input codes."""
-    from model import dataformat, encoding
+    """The design's input codes and the tracks' labels (as `.labels`) of a dataset: from its
+    features cache when `pixvae data import` wrote one (a full release never sits in memory),
+    else read in the real format."""
+    from model import dataformat, encoding, feature_cache
 
+    if (Path(data_dir) / feature_cache.FEATURES_FILE).is_file():
+        cache = feature_cache.load_features(data_dir)
+        log(f"data: {len(cache)} tracks from {Path(data_dir) / feature_cache.FEATURES_FILE} "
+            f"(readout {cache.readout})")
+        return encoding.inputs_from_cache(design, cache), cache
     ts = dataformat.read_dataset(data_dir)
     return encoding.inputs(design, ts, seed=seed), ts
 

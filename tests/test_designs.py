@@ -124,3 +124,24 @@ def test_a_user_design_goes_through_every_stage(tmp_path: Path) -> None:
     assert "mismatches       : 0 vectors (0 output fields)" in proc.stdout
     top = (tmp_path / "run" / "rtl" / "pixel_encoder_top.v").read_text()
     assert "input  wire [318-1:0]  in_data" in top and "output wire [36-1:0] out_mu" in top
+
+
+def test_training_reads_an_imported_release_through_its_features_cache(tmp_path: Path) -> None:
+    """A design's codes from `pixvae data import`'s features.npz equal those of the release in memory,
+    and `pixvae train --data` trains from it."""
+    from model import dataformat
+    from model.feature_cache import Readout, load_features
+    from model.release_import import import_release
+
+    ts = _tracks(400, 9)
+    dataformat.write_parquet(ts, tmp_path / "release", 17301, layout="flat")
+    import_release(tmp_path / "release", tmp_path / "imported", readout=Readout(seed=4), copy=False)
+    cache = load_features(tmp_path / "imported")
+    back = dataformat.read_dataset(tmp_path / "release")
+    for name in ("vae-low", "vae-high", "classifier"):
+        d = D.load(name)
+        assert np.array_equal(encoding.inputs_from_cache(d, cache), encoding.inputs(d, back, seed=4)), name
+    proc = pixvae("train", "--profile", "tiny", "--data", str(tmp_path / "imported"),
+                  "--run-dir", str(tmp_path / "run"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "400 tracks from" in proc.stdout and (tmp_path / "run" / "reference" / "weights.json").is_file()
