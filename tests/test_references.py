@@ -4,6 +4,7 @@ against the golden vectors that the numpy integer model wrote."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from hw import golden as G
 from hw import hls
@@ -46,3 +47,25 @@ def test_pruned_weights_stay_exact_zeros(ref: reference.Reference, hls_model) ->
             # by half a weight; quantization can only add zeros.
             got = float(np.mean(ly.kernel == 0))
             assert got >= ref.design.sparsity - 0.5 / ly.kernel.size, f"{ly.spec.name}: sparsity {got:.3f}"
+
+
+def test_pruning_shows_in_the_da4ml_estimate(ref: reference.Reference, tmp_path) -> None:
+    """The pruned network costs less logic than the same network with its zeros made one LSB."""
+    import dataclasses
+
+    from hw import rtl
+    from model.fixed_ref import IntegerNetwork
+
+    if not ref.design.sparsity:
+        pytest.skip(f"{ref.design.name} is not pruned")
+    rng = np.random.default_rng(0)
+    dense = IntegerNetwork(ref.design, tuple(
+        dataclasses.replace(ly, kernel=np.where(ly.kernel == 0, rng.choice([-1, 1], ly.kernel.shape), ly.kernel))
+        for ly in ref.network.layers))
+
+    def cost(net: IntegerNetwork, name: str) -> float:
+        hm = hls.convert(ref.design, reference.to_keras(net), ref.hls_config, tmp_path / name, compile_csim=False)
+        return float(rtl.trace(ref.design, hm).cost)
+
+    pruned, unpruned = cost(ref.network, "pruned"), cost(dense, "dense")
+    assert pruned < 0.9 * unpruned, (pruned, unpruned)
