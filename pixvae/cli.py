@@ -81,7 +81,7 @@ levels_opt = click.option("--adder-levels", type=click.IntRange(min=1), default=
 
 @click.group()
 def main() -> None:
-    """Co-simulation harness for the smart-pixel VAE encoder: QKeras -> hls4ml -> Verilog -> cocotb."""
+    """Co-simulation harness for on-chip pixel-detector networks: QKeras -> hls4ml -> Verilog -> cocotb."""
 
 
 try:
