@@ -52,10 +52,11 @@ def hls_model(ref: reference.Reference, tmp_path_factory: pytest.TempPathFactory
 
 
 @contextlib.contextmanager
-def build_lock():
-    """One pytest-xdist worker exports and builds; the others wait, then reuse its build."""
+def build_lock(name: str):
+    """One pytest-xdist worker exports and builds a design; the others wait, then reuse its build.
+    One lock per design, so two workers can build two designs at once."""
     BUILD.mkdir(parents=True, exist_ok=True)
-    with open(BUILD / ".lock", "w") as fh:
+    with open(BUILD / f".lock-{name}", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -68,7 +69,7 @@ def export(ref: reference.Reference) -> Path:
     from pixvae import stages
 
     out = BUILD / ref.design.name
-    with build_lock():
+    with build_lock(ref.design.name):
         stages.export(ref, out / "hls4ml", out / "rtl", params.ADDER_LEVELS_PER_STAGE, params.CLOCK_PERIOD_NS)
     return out / "rtl"
 
@@ -83,7 +84,7 @@ def _built(rtl_dir: Path, sim: str) -> tuple[Path, Path]:
     from tb import runner
 
     sim_dir = rtl_dir.parent / f"{sim}_build"
-    with build_lock():
+    with build_lock(rtl_dir.parent.name):
         runner.build(rtl_dir, sim_dir, sim=sim)
     return rtl_dir, sim_dir
 

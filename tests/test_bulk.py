@@ -21,7 +21,7 @@ from tests.conftest import build_lock
 
 @pytest.fixture(scope="session")
 def exe(rtl_dir: Path) -> Path:
-    with build_lock():
+    with build_lock(rtl_dir.parent.name):
         return bulk.build(rtl_dir, rtl_dir.parent / "bulk_build")[0]
 
 
