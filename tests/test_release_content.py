@@ -12,10 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from model import dataformat as df
-from model.dataformat import INDEX_COLUMN, LABEL_COLUMNS, DataFormatError, TrackSet
+from model.dataformat import INDEX_COLUMN, LABEL_COLUMNS, TrackSet
 from model.release_layout import find_pairs
 from model.release_reader import FileReport, read_pair
-from tests.test_dataformat import _same, make_tracks
+from tests.test_dataformat import _error, _same, make_tracks
 
 
 def pandas_release(folder: Path, ts: TrackSet, file_id: int, keep: np.ndarray | None = None) -> np.ndarray:
@@ -33,13 +33,6 @@ def pandas_release(folder: Path, ts: TrackSet, file_id: int, keep: np.ndarray | 
         folder / f"recon2D_d{file_id}.parquet"
     )
     return np.flatnonzero(keep)
-
-
-def _error(path: Path) -> str:
-    with pytest.raises(DataFormatError) as info:
-        df.read_dataset(path)
-    assert "\n" not in str(info.value)
-    return str(info.value)
 
 
 def test_pandas_written_release_with_index_column_and_float64(tmp_path: Path) -> None:

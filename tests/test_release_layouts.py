@@ -8,20 +8,12 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from model import dataformat as df
-from model.dataformat import OPTIONAL_LABELS, DataFormatError, TrackSet
+from model.dataformat import OPTIONAL_LABELS, TrackSet
 from model.release_layout import find_pairs
 from model.release_reader import FileReport
-from tests.test_dataformat import _same, make_tracks
-
-
-def _error(path: Path) -> str:
-    with pytest.raises(DataFormatError) as info:
-        df.read_dataset(path)
-    assert "\n" not in str(info.value)
-    return str(info.value)
+from tests.test_dataformat import _error, _same, make_tracks
 
 
 def test_flat_folder_as_the_dataset_writer_puts_it(tmp_path: Path) -> None:
