@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,15 @@ def describe(fmt: FixedFormat, raw: int) -> str:
     return f"{raw} (0x{int(fmt.to_unsigned_bits(np.int64(raw))):0{(fmt.width + 3) // 4}x}, {raw * 2.0**-fmt.frac:g})"
 
 
+_DIFF_LINE = re.compile(r"vector (-?\d+) \(")
+
+
+def diff_vector(line: str) -> int | None:
+    """The vector id of a diff_against line (None for other lines, e.g. protocol errors)."""
+    m = _DIFF_LINE.match(line)
+    return int(m.group(1)) if m else None
+
+
 def diff_against(g: Golden, y: np.ndarray, who: str) -> list[str]:
     """One line per differing output field, naming the vector, the column, both values and the format."""
     lines = []
@@ -190,7 +200,7 @@ def diff_against(g: Golden, y: np.ndarray, who: str) -> list[str]:
         for r in np.flatnonzero(y[:, j] != g.y[:, j]):
             lines.append(f"vector {g.ids[r]} ({g.sets[r]}) {col}: {who} {describe(fmt, y[r, j])} "
                          f"!= golden {describe(fmt, g.y[r, j])} [{fmt.hls(False)}]")
-    return sorted(lines, key=lambda s: int(s.split()[1]))
+    return sorted(lines, key=diff_vector)
 
 
 def check_against_reference(g: Golden, net: IntegerNetwork) -> list[str]:

@@ -39,30 +39,23 @@ def y0_codes(design: Design, y_local_mm: np.ndarray) -> np.ndarray:
     return np.clip(np.floor((y - lo) / ((hi - lo) / (1 << bits))), 0, (1 << bits) - 1).astype(np.int64)
 
 
-def inputs(
-    design: Design,
-    ts: TrackSet,
-    seed: int = 0,
-    noise_e: float = 80.0,
-    threshold_e: float = 400.0,
-    apply_readout: bool = True,
-) -> np.ndarray:
+def _codes(design: Design, profiles: np.ndarray, y_local_mm: np.ndarray) -> np.ndarray:
+    """(n, n_inputs) codes from (n, len(slices), 13) y-profiles and y-local."""
+    rows = charge_codes(design, profiles).reshape(len(profiles), -1)
+    if not design.encoding.y0:
+        return rows
+    return np.concatenate([rows, y0_codes(design, y_local_mm)[:, None]], axis=1)
+
+
+def inputs(design: Design, ts: TrackSet, seed: int = 0, noise_e: float = 80.0, threshold_e: float = 400.0,
+           apply_readout: bool = True) -> np.ndarray:
     """(n, design.n_inputs) raw input codes of the tracks."""
     slices = list(design.encoding.slices)
     charges = readout(ts.charges, noise_e, threshold_e, seed, slices) if apply_readout else ts.charges[:, slices]
-    rows = charge_codes(design, charges.sum(axis=-1, dtype=np.float32)).reshape(len(ts), -1)
-    parts = [rows]
-    if design.encoding.y0:
-        parts.append(y0_codes(design, ts.labels["y-local"].to_numpy())[:, None])
-    return np.concatenate(parts, axis=1)
+    return _codes(design, charges.sum(axis=-1, dtype=np.float32), ts.labels["y-local"].to_numpy())
 
 
 def inputs_from_cache(design: Design, cache) -> np.ndarray:
     """The same codes from an imported release's features cache (model/feature_cache.py), whose
     profiles were summed after the readout recorded in the cache."""
-    slices = list(design.encoding.slices)
-    rows = charge_codes(design, cache.profiles_of(slices)).reshape(len(cache), -1)
-    parts = [rows]
-    if design.encoding.y0:
-        parts.append(y0_codes(design, cache.labels["y-local"].to_numpy())[:, None])
-    return np.concatenate(parts, axis=1)
+    return _codes(design, cache.profiles_of(list(design.encoding.slices)), cache.labels["y-local"].to_numpy())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -240,11 +239,7 @@ def simulate(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, c
 
 def first_failing_vector(results: dict[str, Any]) -> int | None:
     """The id of the first vector with a differing field, from the testbench's mismatch lines."""
-    for line in results.get("first_mismatches", []):
-        m = re.match(r"vector (\d+) \(", line)
-        if m:
-            return int(m.group(1))
-    return None
+    return next((v for v in map(G.diff_vector, results.get("first_mismatches", [])) if v is not None), None)
 
 
 def waves(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, out_dir: Path, track: int | None,
@@ -282,10 +277,17 @@ def full_run(design: Design, run: RunPaths, profile: str, golden_out: Path,
     make_data(run.test_data, TEST_TRACKS, TEST_SEED)
     train(design, run.train_data, run.reference, profile)
     ref = reference.load(run.reference, design)
+    return ref, *verify(ref, run, golden_out, adder_levels, clock_ns, budget_ns)
+
+
+def verify(ref: reference.Reference, run: RunPaths, golden_out: Path,
+           adder_levels: int = params.ADDER_LEVELS_PER_STAGE, clock_ns: float = params.CLOCK_PERIOD_NS,
+           budget_ns: float = params.LATENCY_BUDGET_NS) -> tuple[R.RtlMeta, dict[str, Any]]:
+    """A trained model to its regression verdict: hls4ml + C-sim, Verilog, golden vectors, RTL regression."""
     hm = convert(ref, run.hls)
     meta = export(ref, run.hls, run.rtl, adder_levels, clock_ns, hm=hm)
     make_golden(ref, run.test_data, golden_out, hm)
-    return ref, meta, simulate(design, run.rtl, golden_out, run.sim, clock_ns, budget_ns)
+    return meta, simulate(ref.design, run.rtl, golden_out, run.sim, clock_ns, budget_ns)
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:

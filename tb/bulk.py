@@ -152,7 +152,7 @@ def regress(exe: Path, g, rtl_dir: Path, clock_ns: float | None = None,
         f"first output after {r.latency_cycles} cycles, the exported core has {meta.latency_cycles}"]
     results = {
         "simulator": "verilator (C++ bulk harness)", "vectors": len(r.y), "mismatched_fields": len(diffs),
-        "mismatched_vectors": len({d.split()[1] for d in diffs}), "protocol_errors": len(proto),
+        "mismatched_vectors": len({G.diff_vector(d) for d in diffs}), "protocol_errors": len(proto),
         "latency_cycles": r.latency_cycles, "latency_ns": r.latency_cycles * clock_ns, "budget_ns": budget_ns,
         "clock_period_ns": clock_ns, "initiation_interval": r.initiation_interval or None,
         "first_mismatches": (proto + diffs)[:20],

@@ -128,7 +128,7 @@ async def regression(dut) -> None:
         "design": g.design.name,
         "simulator": cocotb.SIM_NAME,
         "vectors": len(board.matched),
-        "mismatched_vectors": len({d.split()[1] for d in diffs}),
+        "mismatched_vectors": len({G.diff_vector(d) for d in diffs}),
         "mismatched_fields": len(diffs),
         "protocol_errors": len(board.errors),
         "latency_cycles": latency,

@@ -105,3 +105,17 @@ def icarus_build(rtl_dir: Path) -> tuple[Path, Path]:
 def vae_low_build(vae_low: D.Design) -> tuple[Path, Path]:
     """(rtl_dir, Verilator build dir) of the default design alone."""
     return _built(export(reference.load(vae_low.reference_dir, vae_low)), "verilator")
+
+
+def flipped_golden(design: D.Design, dest: Path, row: int) -> Path:
+    """A copy of the design's committed vectors with the lowest bit of one vector's score flipped."""
+    import shutil
+
+    gdir = shutil.copytree(design.vectors_dir, dest)
+    lines = (gdir / G.VECTORS_FILE).read_text().splitlines()
+    cells = lines[1 + row].split(",")
+    col = G.columns(design).index("score")
+    cells[col] = str(int(cells[col]) ^ 1)
+    lines[1 + row] = ",".join(cells)
+    (gdir / G.VECTORS_FILE).write_text("\n".join(lines) + "\n")
+    return gdir

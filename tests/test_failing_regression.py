@@ -21,6 +21,7 @@ from hw import params
 from model import design as D
 from pixvae.paths import REPO
 from tb import verdict
+from tests.conftest import flipped_golden
 
 DESIGN = D.load(D.DEFAULT_DESIGN)
 COMMITTED_GOLDEN = DESIGN.vectors_dir
@@ -56,17 +57,6 @@ def assert_fails(proc: subprocess.CompletedProcess[str], fault: str) -> None:
     assert "FAIL" in out, out[-3000:]
     for needle in NAMED[fault]:
         assert needle in out, f"{needle!r} not in output:\n{out[-3000:]}"
-
-
-def flipped_golden(dest: Path) -> Path:
-    gdir = shutil.copytree(COMMITTED_GOLDEN, dest)
-    lines = (gdir / G.VECTORS_FILE).read_text().splitlines()
-    cells = lines[1 + 7].split(",")
-    col = G.columns(DESIGN).index("score")
-    cells[col] = str(int(cells[col]) ^ 1)
-    lines[1 + 7] = ",".join(cells)
-    (gdir / G.VECTORS_FILE).write_text("\n".join(lines) + "\n")
-    return gdir
 
 
 # --- the rules -------------------------------------------------------------------------------
@@ -135,7 +125,7 @@ def test_empty_golden_set_is_refused(tmp_path: Path) -> None:
 
 def test_pixvae_sim_fails_on_a_flipped_golden_bit(vae_low_build, tmp_path: Path) -> None:
     """...and draws the first failing vector's waveform, named in the failure message."""
-    gdir = flipped_golden(tmp_path / "g")
+    gdir = flipped_golden(DESIGN, tmp_path / "g", 7)
     proc = pixvae("sim", "--run-dir", str(tmp_path / "run"), "--reference", str(DESIGN.reference_dir),
                   "--golden", str(gdir), waves=True)
     assert_fails(proc, "golden_bit")

@@ -4,7 +4,6 @@ cocotb, compared bit for bit with the committed golden vectors, and timed agains
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from hw import golden as G
 from hw import params
 from model.design import Design
 from tb import runner
+from tests.conftest import flipped_golden
 
 
 def test_rtl_matches_golden_within_budget(design: Design, rtl_build: tuple[Path, Path], golden: G.Golden,
@@ -42,14 +42,8 @@ def test_rtl_regression_shard(vae_low: Design, vae_low_build: tuple[Path, Path],
 def test_flipped_golden_bit_fails_the_rtl_regression(vae_low: Design, vae_low_build: tuple[Path, Path],
                                                      tmp_path: Path) -> None:
     rtl_dir, sim_dir = vae_low_build
-    gdir = shutil.copytree(vae_low.vectors_dir, tmp_path / "g")
-    lines = (gdir / G.VECTORS_FILE).read_text().splitlines()
     row = 1234
-    cells = lines[row + 1].split(",")
-    col = G.columns(vae_low).index("score")
-    cells[col] = str(int(cells[col]) ^ 1)
-    lines[row + 1] = ",".join(cells)
-    (gdir / G.VECTORS_FILE).write_text("\n".join(lines) + "\n")
+    gdir = flipped_golden(vae_low, tmp_path / "g", row)
     results = tmp_path / "r.json"
     with pytest.raises(runner.RegressionFailed, match=f"vector {row} "):
         runner.run(vae_low, rtl_dir, gdir, sim_dir, testcase="regression", results=results)
