@@ -5,15 +5,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${PIXVAE_VENV:-.venv}
 PY=${PYTHON:-python3}
-# Icarus Verilog (4-state cross-check) and yosys (resource estimates), Debian packages; installed when we may.
+# Debian packages, installed when we may: Icarus Verilog (4-state cross-check), yosys (synthesis for
+# the resource and timing figures), OpenSTA (static timing) and qflow's OSU 0.18 um liberty (a real
+# standard-cell library the timing tests map onto; it has one corner, see README "Timing").
 missing=()
 command -v iverilog >/dev/null 2>&1 || missing+=(iverilog)
 command -v yosys >/dev/null 2>&1 || missing+=(yosys)
+command -v sta >/dev/null 2>&1 || missing+=(opensta)
+[ -f /usr/share/qflow/tech/osu018/osu018_stdcells.lib ] || missing+=(qflow-tech-osu018)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "[setup] installing ${missing[*]} (apt-get)" >&2
         (apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }) \
-            || echo "[setup] warning: could not install ${missing[*]}; the Icarus / yosys tests will be skipped" >&2
+            || echo "[setup] warning: could not install ${missing[*]}; the Icarus / yosys / timing tests will be skipped" >&2
     else
         echo "[setup] note: ${missing[*]} not found (apt-get install ${missing[*]}); their tests will be skipped" >&2
     fi

@@ -1,13 +1,15 @@
 """Hardware parameters of the on-sensor encoder (documented in README, overridable on the CLI)."""
 
+from model.design import DEFAULT_ADDER_LEVELS
+
 # 40 MHz bunch crossings: each track must be encoded within one crossing.
 LATENCY_BUDGET_NS = 25.0
-# The pipeline clock. 4 ns (250 MHz) is a common fabric clock; the testbench multiplies the
-# measured latency in cycles by this period and fails above the budget.
+# The clock period assumed when no committed timing report applies to the RTL (hw/clock.py): a
+# common 250 MHz fabric clock, said to be assumed wherever it is used.
 CLOCK_PERIOD_NS = 4.0
 # da4ml splits the logic into pipeline stages of at most this many adder levels (its delay model
-# counts adder levels, not nanoseconds; 8 levels per 4 ns is an estimate, not a timing closure).
-ADDER_LEVELS_PER_STAGE = 8
+# counts adder levels, not nanoseconds); a design's [rtl] adder_levels overrides it.
+ADDER_LEVELS_PER_STAGE = DEFAULT_ADDER_LEVELS
 TOP_MODULE = "pixel_encoder_top"
 CORE_MODULE = "pixel_encoder_core"
 

@@ -54,7 +54,6 @@ class RtlMeta:
     latency_cycles: int
     pipeline_stages: int
     adder_levels_per_stage: int
-    clock_period_ns: float
     n_inputs: int
     input_width: int
     input_bits: int
@@ -209,7 +208,6 @@ def export_rtl(
     out_dir: Path,
     model_hash: str,
     adder_levels: int = params.ADDER_LEVELS_PER_STAGE,
-    clock_period_ns: float = params.CLOCK_PERIOD_NS,
 ) -> RtlMeta:
     """Write the pipelined core and the protocol wrapper under out_dir; returns its metadata."""
     from da4ml.codegen import VerilogModel
@@ -243,7 +241,6 @@ def export_rtl(
         latency_cycles=latency,
         pipeline_stages=n_stages,
         adder_levels_per_stage=adder_levels,
-        clock_period_ns=clock_period_ns,
         n_inputs=design.n_inputs,
         input_width=design.input_format.width,
         input_bits=design.input_bits,

@@ -28,7 +28,7 @@ class SynthError(RuntimeError):
     """yosys missing or failed (message is one line)."""
 
 
-def _yosys() -> str:
+def yosys_exe() -> str:
     exe = shutil.which("yosys")
     if exe is None:
         raise SynthError("yosys: not found (apt-get install yosys)")
@@ -37,7 +37,7 @@ def _yosys() -> str:
 
 def yosys_version(exe: str | None = None) -> str:
     """The version number yosys reports, e.g. '0.23'."""
-    exe = exe or _yosys()
+    exe = exe or yosys_exe()
     try:
         out = subprocess.run([exe, "-V"], capture_output=True, text=True, timeout=60, check=True).stdout
     except (OSError, subprocess.SubprocessError) as e:
@@ -48,7 +48,7 @@ def yosys_version(exe: str | None = None) -> str:
     return m.group(1)
 
 
-def _script_arg(value: Path | str) -> str:
+def script_arg(value: Path | str) -> str:
     # yosys 0.23 scripts split on blanks, ';' and '#', and a quoted `tee -o` path fails (exit 1, no message).
     text = str(value)
     if not text or re.search(r'[\s;#"]', text):
@@ -59,9 +59,9 @@ def _script_arg(value: Path | str) -> str:
 def _script(rtl_dir: Path, meta: R.RtlMeta, family: str, stat_path: Path) -> str:
     # -defer: elaborate only what the top instantiates, with its parameters; da4ml's unused lookup_table
     # would otherwise be elaborated with its placeholder MEM_FILE and fail on $readmemh.
-    reads = [f"read_verilog -defer {_script_arg((rtl_dir / s).resolve())}" for s in meta.sources]
-    synth = f"synth_xilinx -family {_script_arg(family)} -flatten -top {_script_arg(meta.top)}"
-    return "\n".join([*reads, synth, f"tee -q -o {_script_arg(stat_path)} stat -json", ""])
+    reads = [f"read_verilog -defer {script_arg((rtl_dir / s).resolve())}" for s in meta.sources]
+    synth = f"synth_xilinx -family {script_arg(family)} -flatten -top {script_arg(meta.top)}"
+    return "\n".join([*reads, synth, f"tee -q -o {script_arg(stat_path)} stat -json", ""])
 
 
 def _summarise(cells: dict[str, int]) -> dict:
@@ -79,7 +79,7 @@ def _summarise(cells: dict[str, int]) -> dict:
     }
 
 
-def _last_error(log: Path) -> str:
+def last_error(log: Path) -> str:
     try:
         lines = log.read_text(errors="replace").splitlines()
     except OSError:
@@ -93,7 +93,7 @@ def estimate(rtl_dir: Path, work_dir: Path, family: str = "xcup", *, timeout_s: 
     rtl_dir, work_dir = Path(rtl_dir), Path(work_dir)
     if not re.fullmatch(r"[a-z0-9]+", family):  # it goes into the yosys script
         raise SynthError(f"family {family!r}: not a yosys synth_xilinx family name")
-    exe = _yosys()
+    exe = yosys_exe()
     version = yosys_version(exe)
     meta = R.load_meta(rtl_dir)
     try:
@@ -130,7 +130,7 @@ def estimate(rtl_dir: Path, work_dir: Path, family: str = "xcup", *, timeout_s: 
         raise SynthError(f"yosys: {e} (log {log})") from None
     seconds = time.monotonic() - t0
     if rc != 0:
-        raise SynthError(f"yosys failed on {meta.design} (exit {rc}){_last_error(log)} (log {log})")
+        raise SynthError(f"yosys failed on {meta.design} (exit {rc}){last_error(log)} (log {log})")
     try:
         stat = json.loads(stat_path.read_text())
         cells = stat["design"]["num_cells_by_type"]

@@ -26,6 +26,8 @@ README.md ("Designs"); an example:
     score = "kl_clipped"              # 0.5 * sum(last layer^2), or "network" (the last layer is the score)
     score_format = "ufixed<18,9>"
     decision = "flag"                 # 1 when score > the programmable threshold
+    [rtl]
+    adder_levels = 8                  # adder levels per pipeline stage (chosen by `pixvae timing`)
     [threshold]
     on = "normal"                     # tracks whose score sets the committed threshold (or "signal")
     quantile = 0.99
@@ -53,6 +55,9 @@ DEFAULT_DESIGN = "vae-low"
 KINDS = ("vae_encoder", "classifier")
 ACTIVATIONS = ("relu", "linear")
 CHARGE_CODES = ("linear", "sqrt_log")
+# da4ml's pipeline split when a description gives no [rtl] adder_levels (an estimate of what a
+# 4 ns stage holds); `pixvae timing` chooses the depth from closed timing instead.
+DEFAULT_ADDER_LEVELS = 8
 N_ROWS = 13  # y-profile rows per time slice (the sensor's 13 rows)
 
 
@@ -125,6 +130,7 @@ class Design:
     threshold_quantile: float
     sparsity: float
     training: dict[str, Any] = field(default_factory=dict)
+    adder_levels: int = DEFAULT_ADDER_LEVELS  # adder levels per pipeline stage of the exported RTL
 
     # --- derived sizes -----------------------------------------------------------------------
     @property
@@ -348,6 +354,10 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
         raise DesignError(f"{src}: [training] 'sparsity' = {sparsity} must be in [0, 1)")
     if sparsity and kind == "vae_encoder":
         raise DesignError(f"{src}: [training] 'sparsity': pruning is implemented for classifiers only so far")
+    rtl = _get(doc, "rtl", dict, "", src, {})
+    adder_levels = _get(rtl, "adder_levels", int, "[rtl] ", src, DEFAULT_ADDER_LEVELS)
+    if adder_levels < 1:
+        raise DesignError(f"{src}: [rtl] 'adder_levels' = {adder_levels} must be >= 1")
     if name != folder.name:
         raise DesignError(f"{src}: 'name' = {name!r} must equal the design's folder name {folder.name!r}")
     for pname, prof in training.get("profiles", {}).items():
@@ -369,4 +379,5 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
         q,
         sparsity,
         training,
+        adder_levels,
     )

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from hw import golden as G
-from hw import params
 from model import reference
 from model.design import Design
 from pixvae import stages
@@ -60,7 +59,7 @@ def run(design: Design, out: Path, n_full: int = 55_000, seed: int = 11) -> dict
     ref = reference.load(design.reference_dir, design)
     g = G.load(design.vectors_dir, design, expected_hash=ref.model_hash)
     rtl_dir = out / "rtl"
-    stages.export(ref, out / "hls4ml", rtl_dir, params.ADDER_LEVELS_PER_STAGE, params.CLOCK_PERIOD_NS)
+    stages.export(ref, out / "hls4ml", rtl_dir)
     fig: dict[str, Any] = {"design": design.name}
     os.environ["PIXVAE_SIM_CACHE"] = str(out / "simcache")  # a cold build means cold: no shared build cache
 

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from hw import clock
 from hw import golden as G
-from hw import params
 from hw import rtl as R
 from model import reference
 from model.design import Design
@@ -56,14 +56,15 @@ def run(design: Design, profile: str = "short", version: str | None = None, buil
         raise G.GoldenError(f"{dest}: candidate exists already; golden folders are never overwritten")
     run_paths = RunPaths(build_root / version)
     cand, cand_rtl, sim = stages.full_run(design, run_paths, profile, dest / "vectors")
+    cand_rtl = (cand_rtl, clock.resolve(design, run_paths.rtl))
     shutil.copytree(run_paths.reference, dest / "reference")
     cand_g = G.load(dest / "vectors", design, expected_hash=cand.model_hash)
     base = base_rtl = base_g = None
     if (design.reference_dir / reference.WEIGHTS_FILE).is_file():  # a new design has nothing committed yet
         base = reference.load(design.reference_dir, design)
         base_g = G.load(design.vectors_dir, design, expected_hash=base.model_hash)
-        base_rtl = stages.export(base, build_root / "committed" / "hls4ml", build_root / "committed" / "rtl",
-                                 params.ADDER_LEVELS_PER_STAGE, params.CLOCK_PERIOD_NS)
+        base_rtl = stages.export(base, build_root / "committed" / "hls4ml", build_root / "committed" / "rtl")
+        base_rtl = (base_rtl, clock.resolve(design, build_root / "committed" / "rtl"))
     report = change_report(base, base_g, base_rtl, cand, cand_g, cand_rtl, sim)
     (dest / "change_report.json").write_text(json.dumps(report, indent=2) + "\n")
     (dest / "CHANGE_REPORT.md").write_text(markdown(report, version))
@@ -71,14 +72,16 @@ def run(design: Design, profile: str = "short", version: str | None = None, buil
     return dest
 
 
-def change_report(base, base_g: G.Golden | None, base_rtl: R.RtlMeta | None, cand, cand_g: G.Golden,
-                  cand_rtl: R.RtlMeta, sim: dict[str, Any]) -> dict[str, Any]:
-    def hw(m: R.RtlMeta) -> dict[str, Any]:
-        return {"latency_cycles": m.latency_cycles, "latency_ns": m.latency_cycles * m.clock_period_ns,
+def change_report(base, base_g: G.Golden | None, base_rtl: tuple[R.RtlMeta, clock.Clock] | None, cand,
+                  cand_g: G.Golden, cand_rtl: tuple[R.RtlMeta, clock.Clock], sim: dict[str, Any]) -> dict[str, Any]:
+    def hw(rtl: tuple[R.RtlMeta, clock.Clock]) -> dict[str, Any]:
+        m, clk = rtl
+        return {"latency_cycles": m.latency_cycles, "latency_ns": round(m.latency_cycles * clk.period_ns, 4),
+                "clock_source": clk.source,
                 "pipeline_stages": m.pipeline_stages, "da4ml_estimated_luts": m.estimated_luts,
                 "da4ml_estimated_ffs": m.estimated_ffs}
 
-    def side(ref, meta: R.RtlMeta, threshold: int) -> dict[str, Any]:
+    def side(ref, meta: tuple[R.RtlMeta, clock.Clock], threshold: int) -> dict[str, Any]:
         last = {k: v[-1] for k, v in ref.metadata.get("history", {}).items() if v}
         sparsity = float(np.mean(np.concatenate([ly.kernel.ravel() == 0 for ly in ref.network.layers])))
         # Both models scored on the candidate's golden inputs, each at its own threshold.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,18 +21,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
+    from hw.clock import ClockError
     from hw.golden import GoldenError
     from hw.hls import HlsError
     from hw.params import ParameterError
     from hw.rtl import RtlError
     from hw.synth import SynthError
+    from hw.timing import TimingError
     from hw.toolchain import ToolchainError
     from model.design import DesignError
     from model.reference import ReferenceError
     from tb.bulk import BulkError
 
     errs: list[type[BaseException]] = [GoldenError, HlsError, ToolchainError, ReferenceError, BulkError,
-                                       ParameterError, RtlError, DesignError, SynthError,
+                                       ParameterError, RtlError, DesignError, SynthError, TimingError, ClockError,
                                        FileNotFoundError]
     try:
         from model.dataformat import DataFormatError
@@ -69,14 +72,17 @@ design_opt = click.option("--design", "design_name", default=DEFAULT_DESIGN, sho
                           help="A design name (golden/NAME/design.toml) or a design folder; see `pixvae designs`.")
 # Periods, budgets and adder levels that make a run meaningless are refused before any work.
 POSITIVE = click.FloatRange(min=0, min_open=True)
-clock_opt = click.option("--clock-ns", type=POSITIVE, default=params.CLOCK_PERIOD_NS, show_default=True,
-                         help="Clock period the latency is checked with against the budget.")
+clock_opt = click.option("--clock-ns", type=POSITIVE, default=None,
+                         help="Clock period the latency is checked with against the budget [default: the period "
+                              "closed by a timing tool in golden/DESIGN/timing.json when it applies to this RTL, "
+                              f"else an assumed {params.CLOCK_PERIOD_NS} ns; the summary says which].")
 budget_opt = click.option("--budget-ns", type=POSITIVE, default=params.LATENCY_BUDGET_NS, show_default=True,
                           help="Latency budget (one 40 MHz bunch crossing).")
 profile_opt = click.option("--profile", type=click.Choice(["tiny", "short", "paper"]), default="short",
                            show_default=True, help="Training profile (tiny: a smoke test of the flow, not a model).")
-levels_opt = click.option("--adder-levels", type=click.IntRange(min=1), default=params.ADDER_LEVELS_PER_STAGE,
-                          show_default=True, help="Adder levels per pipeline stage (da4ml latency cutoff).")
+levels_opt = click.option("--adder-levels", type=click.IntRange(min=1), default=None,
+                          help="Adder levels per pipeline stage (da4ml latency cutoff) [default: the design's "
+                               "[rtl] adder_levels, chosen from closed timing by `pixvae timing`].")
 
 
 @click.group()
@@ -178,16 +184,15 @@ def train(design_name: str, run_dir: Path | None, profile: str, data_dir: Path |
 @design_opt
 @run_dir_opt
 @reference_opt
-@clock_opt
 @levels_opt
 @one_line_errors
-def export(design_name: str, run_dir: Path | None, reference: Path | None, clock_ns: float, adder_levels: int) -> None:
+def export(design_name: str, run_dir: Path | None, reference: Path | None, adder_levels: int | None) -> None:
     """Convert with hls4ml and emit pipelined Verilog through da4ml."""
     from pixvae import stages
 
     design = _design(design_name)
     run = _run(run_dir, design)
-    stages.export(_ref(design, reference, run), run.hls, run.rtl, adder_levels, clock_ns)
+    stages.export(_ref(design, reference, run), run.hls, run.rtl, adder_levels)
 
 
 @main.command()
@@ -207,8 +212,8 @@ def golden(design_name: str, run_dir: Path | None, reference: Path | None, out: 
     stages.make_golden(ref, run.test_data, out or run.golden, stages.convert(ref, run.hls))
 
 
-def _sim(design, run: RunPaths, ref_dir: Path, golden_dir: Path, clock_ns: float, adder_levels: int,
-         budget_ns: float) -> dict[str, Any]:
+def _sim(design, run: RunPaths, ref_dir: Path, golden_dir: Path, clock_ns: float | None,
+         adder_levels: int | None, budget_ns: float) -> dict[str, Any]:
     from hw.golden import load as load_golden
     from hw.toolchain import setup_verilator_env
     from pixvae import stages
@@ -216,7 +221,7 @@ def _sim(design, run: RunPaths, ref_dir: Path, golden_dir: Path, clock_ns: float
     setup_verilator_env()  # a missing simulator stops here, before any conversion work
     ref = _ref(design, ref_dir, run)
     load_golden(golden_dir, design, expected_hash=ref.model_hash)  # stale or corrupt golden: stop before building
-    stages.export(ref, run.hls, run.rtl, adder_levels, clock_ns)
+    stages.export(ref, run.hls, run.rtl, adder_levels)
     return stages.simulate(design, run.rtl, golden_dir, run.sim, clock_ns, budget_ns)
 
 
@@ -245,8 +250,9 @@ def _finish(results: dict[str, Any], run: RunPaths) -> None:
 @budget_opt
 @levels_opt
 @one_line_errors
-def sim(design_name: str, run_dir: Path | None, reference: Path | None, golden_dir: Path | None, clock_ns: float,
-        budget_ns: float, adder_levels: int) -> None:
+def sim(design_name: str, run_dir: Path | None, reference: Path | None, golden_dir: Path | None,
+        clock_ns: float | None,
+        budget_ns: float, adder_levels: int | None) -> None:
     """Build the RTL under Verilator and run the cocotb regression on golden vectors."""
     design = _design(design_name)
     run = _run(run_dir, design)
@@ -261,7 +267,8 @@ def sim(design_name: str, run_dir: Path | None, reference: Path | None, golden_d
 @budget_opt
 @levels_opt
 @one_line_errors
-def regress(design_name: str, run_dir: Path | None, clock_ns: float, budget_ns: float, adder_levels: int) -> None:
+def regress(design_name: str, run_dir: Path | None, clock_ns: float | None, budget_ns: float,
+            adder_levels: int | None) -> None:
     """RTL regression of a design's committed reference model on its committed golden vectors."""
     design = _design(design_name)
     run = _run(run_dir, design, "build/regress")
@@ -308,7 +315,7 @@ def rtl_run(design_name: str, inputs: Path, out: Path, threshold: int | None, ru
     if not np.issubdtype(codes.dtype, np.integer):
         raise bulk.BulkError(f"{inputs}: input columns must hold raw integer codes")
     bulk.check_codes(design, codes, str(inputs))
-    stages.export(ref, run.hls, run.rtl, params.ADDER_LEVELS_PER_STAGE, params.CLOCK_PERIOD_NS)
+    stages.export(ref, run.hls, run.rtl)
     exe = bulk.build(run.rtl, run.root / "bulk_build")[0]
     res = bulk.run(exe, run.rtl, design, codes, threshold)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -324,7 +331,8 @@ def rtl_run(design_name: str, inputs: Path, out: Path, threshold: int | None, ru
 @clock_opt
 @levels_opt
 @one_line_errors
-def waves_cmd(design_name: str, run_dir: Path | None, track: int | None, clock_ns: float, adder_levels: int) -> None:
+def waves_cmd(design_name: str, run_dir: Path | None, track: int | None, clock_ns: float | None,
+              adder_levels: int | None) -> None:
     """Record waveforms (VCD, readable port names) and render one track's first cycles to PNG."""
     from hw.golden import load as load_golden
     from hw.toolchain import setup_verilator_env
@@ -337,7 +345,7 @@ def waves_cmd(design_name: str, run_dir: Path | None, track: int | None, clock_n
     g = load_golden(design.vectors_dir, design, expected_hash=ref.model_hash)
     if track is not None and track not in set(g.ids.tolist()):
         raise click.BadParameter(f"vector {track} is not in {design.vectors_dir} (ids {g.ids.min()}..{g.ids.max()})")
-    stages.export(ref, run.hls, run.rtl, adder_levels, clock_ns)
+    stages.export(ref, run.hls, run.rtl, adder_levels)
     out = run.root / "waves" / (f"track_{track}" if track is not None else "regression")
     stages.waves(design, run.rtl, design.vectors_dir, run.root / "sim_build_waves", out, track, clock_ns)
 
@@ -373,7 +381,7 @@ def candidate(design_name: str, profile: str, version: str | None, out: Path | N
 @click.option("--family", default="xcup", show_default=True, help="yosys synth_xilinx family.")
 @levels_opt
 @one_line_errors
-def synth(design_name: str, run_dir: Path | None, family: str, adder_levels: int) -> None:
+def synth(design_name: str, run_dir: Path | None, family: str, adder_levels: int | None) -> None:
     """Resource estimate of a design's committed model: yosys synth_xilinx beside da4ml's own estimate."""
     from hw import synth as S
     from pixvae import stages
@@ -381,15 +389,67 @@ def synth(design_name: str, run_dir: Path | None, family: str, adder_levels: int
     S.yosys_version()  # a missing yosys stops here, before any export
     design = _design(design_name)
     run = _run(run_dir, design, "build/regress")
-    meta = stages.export(_ref(design, design.reference_dir, run), run.hls, run.rtl, adder_levels,
-                         params.CLOCK_PERIOD_NS)
+    meta = stages.export(_ref(design, design.reference_dir, run), run.hls, run.rtl, adder_levels)
     est = S.estimate(run.rtl, run.root / "synth")
     click.echo(f"\n== resource estimate of {design.name} (model {meta.model_hash[:12]}, "
-               f"{meta.latency_cycles} cycles at {adder_levels} adder levels per stage) ==")
+               f"{meta.latency_cycles} cycles at {meta.adder_levels_per_stage} adder levels per stage) ==")
     click.echo(f"{est['tool']:<40}: {est['luts']} LUT, {est['ffs']} FF, {est['dsps']} DSP, {est['carry']} CARRY"
                f"{' (cached)' if est.get('cached') else ''}")
     click.echo(f"{'da4ml cost model':<40}: {meta.estimated_luts:.0f} LUT, {meta.estimated_ffs} FF")
     click.echo("both are estimates, not a vendor tool's implementation")
+
+
+def _liberties(values: tuple[str, ...]) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for v in values:
+        corner, sep, path = v.partition("=")
+        if not sep or not corner.isidentifier() or not path:
+            raise click.BadParameter(f"{v!r}: expected CORNER=PATH, e.g. slow=nangate45_slow.lib",
+                                     param_hint="--liberty")
+        out[corner] = Path(path)
+    return out
+
+
+@main.command()
+@design_opt
+@click.option("--levels", default=None,
+              help="Adder levels per stage to try, comma-separated [default: the design's, 16 and 1000 "
+                   "(one stage)].")
+@click.option("--targets", default="asic,ecp5,xilinx", show_default=True,
+              help="Comma-separated: asic (yosys+abc, OpenSTA; needs --liberty), ecp5 (yosys + nextpnr-ecp5, "
+                   "minutes), xilinx (yosys synth_xilinx resource estimate).")
+@click.option("--liberty", "liberty", multiple=True, metavar="CORNER=PATH",
+              help="A liberty file per corner, e.g. --liberty slow=nangate45_slow.lib --liberty "
+                   "typical=nangate45_typ.lib; the first one is mapped onto (list the sign-off corner first).")
+@click.option("--library", default=None, help="Name of the cell library in the report [default: from the file].")
+@budget_opt
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="[default: build/timing/DESIGN]")
+@one_line_errors
+def timing(design_name: str, levels: str | None, targets: str, liberty: tuple[str, ...], library: str | None,
+           budget_ns: float, out: Path | None) -> None:
+    """Close timing with open tools and choose the pipeline depth: Fmax on ECP5, the standard-cell
+    period at each liberty corner, latency in ns per target; writes OUT/timing.json to commit."""
+    from hw import closure
+
+    design = _design(design_name)
+    libs = _liberties(liberty)
+    try:
+        depths = sorted({int(v) for v in levels.split(",")}) if levels else sorted({design.adder_levels, 16, 1000})
+    except ValueError:
+        raise click.BadParameter(f"{levels!r}: comma-separated integers", param_hint="--levels") from None
+    wanted = tuple(t for t in targets.split(",") if t)
+    closure.check_request(wanted, libs, depths)
+    out = out or Path("build/timing") / design.name
+    ref = _ref(design, design.reference_dir, _run(out, design))
+    lib_name = library or (re.sub(r"[_-](typ|tt|slow|ss|fast|ff)\w*$", "", next(iter(libs.values())).stem)
+                           if libs else "")
+    rep = closure.sweep(ref, depths, out, wanted, libs, lib_name, budget_ns)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "timing.json").write_text(json.dumps(rep, indent=2) + "\n")
+    for line in closure.table(rep):
+        click.echo(line)
+    click.echo(f"\nreport: {out / 'timing.json'}; to make the 25 ns check use it: set [rtl] adder_levels = "
+               f"{rep['adder_levels']} in {design.path / 'design.toml'} and commit it as {design.path / 'timing.json'}")
 
 
 @main.command()
@@ -420,8 +480,8 @@ def bench(design_name: str, out: Path, tracks: int) -> None:
 @budget_opt
 @levels_opt
 @one_line_errors
-def flow(design_name: str, run_dir: Path | None, profile: str, clock_ns: float, budget_ns: float,
-         adder_levels: int) -> None:
+def flow(design_name: str, run_dir: Path | None, profile: str, clock_ns: float | None, budget_ns: float,
+         adder_levels: int | None) -> None:
     """Every stage on the bundled default data: data, train, hls4ml, Verilog, golden, Verilator+cocotb."""
     import shutil
 

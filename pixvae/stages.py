@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from hw import clock, hls, params
 from hw import golden as G
-from hw import hls, params
 from hw import rtl as R
 from model import reference
 from model.design import Design
@@ -24,10 +24,6 @@ DEFECT_KINDS = ("dead_pixel", "loud_pixel", "dead_row")
 GOLDEN_COUNTS = {"normal": 1200, "dead_pixel": 300, "loud_pixel": 300, "dead_row": 300, "random": 400}
 TRAIN_SEED, TEST_SEED, DEFECT_SEED, RANDOM_SEED = 1, 2, 3, 4
 TEST_TRACKS = 8000  # golden sets (2,100 tracks) plus the normal tracks that set the score threshold
-
-
-# No open tool closes timing yet (see README): say so wherever the 25 ns check is reported.
-CLOCK_ASSUMED = "assumed (not closed by a timing tool; no target or corner)"
 
 
 def log(msg: str) -> None:
@@ -104,26 +100,27 @@ def convert(ref: reference.Reference, hls_dir: Path, compile_csim: bool = True):
     return hls.convert(ref.design, reference.to_keras(ref.network), ref.hls_config, hls_dir, compile_csim=compile_csim)
 
 
-def export(ref: reference.Reference, hls_dir: Path, rtl_dir: Path, adder_levels: int, clock_ns: float,
+def export(ref: reference.Reference, hls_dir: Path, rtl_dir: Path, adder_levels: int | None = None,
            hm=None) -> R.RtlMeta:
-    """Write the RTL; reused while model, parameters, generator and the written files are unchanged."""
-    params.check(clock_ns=clock_ns, adder_levels=adder_levels)
+    """Write the RTL at the design's pipeline depth (or `adder_levels` per stage); reused while model,
+    depth, generator and the written files are unchanged."""
+    adder_levels = adder_levels or ref.design.adder_levels
+    params.check(adder_levels=adder_levels)
     meta_path = rtl_dir / R.META_FILE
     if meta_path.is_file():
         try:
             old = R.load_meta(rtl_dir)
         except R.RtlError:
             old = None
-        same = old and (old.design, old.model_hash, old.adder_levels_per_stage, old.clock_period_ns,
-                        old.generator_sha256)
-        if same == (ref.design.name, ref.model_hash, adder_levels, clock_ns, R.generator_sha256()):
+        same = old and (old.design, old.model_hash, old.adder_levels_per_stage, old.generator_sha256)
+        if same == (ref.design.name, ref.model_hash, adder_levels, R.generator_sha256()):
             if R.sources_intact(rtl_dir, old):
                 log(f"export: reusing RTL in {rtl_dir}")
                 return old
             log(f"export: RTL in {rtl_dir} was edited after export; exporting again")
     hm = hm or convert(ref, hls_dir, compile_csim=False)
     t0 = time.perf_counter()
-    meta = R.export_rtl(ref.design, hm, rtl_dir, ref.model_hash, adder_levels=adder_levels, clock_period_ns=clock_ns)
+    meta = R.export_rtl(ref.design, hm, rtl_dir, ref.model_hash, adder_levels=adder_levels)
     log(f"export: da4ml Verilog in {time.perf_counter() - t0:.1f} s: {meta.pipeline_stages} stages, "
         f"latency {meta.latency_cycles} cycles, "
         f"da4ml estimate {meta.estimated_luts:.0f} LUTs / {meta.estimated_ffs} FFs")
@@ -211,18 +208,19 @@ def simulate(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, c
     from tb import runner, verdict
 
     meta = R.load_meta(rtl_dir)
-    clock_ns = meta.clock_period_ns if clock_ns is None else clock_ns
     params.check(clock_ns=clock_ns, budget_ns=budget_ns)
+    clk = clock.resolve(design, rtl_dir, clock_ns)
     g = G.load(golden_dir, design, expected_hash=meta.model_hash)
     log(f"sim: Verilator build of {design.name} ({len(meta.sources)} files) in {build_dir}")
     info = runner.build(rtl_dir, build_dir)
     log(f"sim: build {'cached' if info.cached else 'done'} in {info.seconds:.1f} s; "
         f"running the cocotb regression on {len(g)} vectors")
-    results: dict[str, Any] = {"design": design.name, "clock_source": CLOCK_ASSUMED,
+    results: dict[str, Any] = {"design": design.name, **clk.as_dict(),
+                               "adder_levels_per_stage": meta.adder_levels_per_stage,
                                "build_seconds": round(info.seconds, 1),
                                "build_cached": info.cached, "expected_vectors": len(g), "golden": str(golden_dir)}
     try:
-        results |= runner.run(design, rtl_dir, golden_dir, build_dir, testcase="regression", clock_ns=clock_ns,
+        results |= runner.run(design, rtl_dir, golden_dir, build_dir, testcase="regression", clock_ns=clk.period_ns,
                               budget_ns=budget_ns)
     except runner.RegressionFailed as e:
         results |= e.results
@@ -231,7 +229,8 @@ def simulate(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, c
     if first is not None and os.environ.get("PIXVAE_FAILURE_WAVES", "1") != "0":
         try:  # the waveform of the first failing vector, so an engineer can open it at once
             results["failure_waves"] = waves(design, rtl_dir, golden_dir, build_dir.parent / "sim_build_waves",
-                                             build_dir.parent / "failure_waves" / f"track_{first}", first, clock_ns)
+                                             build_dir.parent / "failure_waves" / f"track_{first}", first,
+                                             clk.period_ns)
         except Exception as e:  # noqa: BLE001 - the verdict stands; say why there is no picture
             results["failure_waves"] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
     return results
@@ -248,6 +247,7 @@ def waves(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, out_
     from tb import runner, wave_png
 
     meta = R.load_meta(rtl_dir)
+    clock_ns = clock.resolve(design, rtl_dir, clock_ns).period_ns
     log(f"waves: Verilator build with tracing in {build_dir}")
     runner.build(rtl_dir, build_dir, waves=True)
     test = "single_track" if track is not None else "regression"
@@ -259,7 +259,7 @@ def waves(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, out_
     vcd = out_dir / "dump.vcd"
     got: dict[str, Any] = {"vcd": str(vcd)}
     if track is not None:
-        png = wave_png.render(vcd, out_dir / f"track_{track}.png", meta, clock_ns or meta.clock_period_ns,
+        png = wave_png.render(vcd, out_dir / f"track_{track}.png", meta, clock_ns,
                               f"{design.name}: golden vector {track} through {meta.top}")
         got["png"] = str(png)
     log(f"waves: {vcd} (open with `gtkwave {vcd}` or `surfer {vcd}`)")
@@ -269,7 +269,7 @@ def waves(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, out_
 
 
 def full_run(design: Design, run: RunPaths, profile: str, golden_out: Path,
-             adder_levels: int = params.ADDER_LEVELS_PER_STAGE, clock_ns: float = params.CLOCK_PERIOD_NS,
+             adder_levels: int | None = None, clock_ns: float | None = None,
              budget_ns: float = params.LATENCY_BUDGET_NS) -> tuple[reference.Reference, R.RtlMeta, dict[str, Any]]:
     """Every stage in order: data, train, hls4ml + C-sim, Verilog, golden vectors, RTL regression."""
     params.check(clock_ns=clock_ns, budget_ns=budget_ns, adder_levels=adder_levels)
@@ -281,11 +281,11 @@ def full_run(design: Design, run: RunPaths, profile: str, golden_out: Path,
 
 
 def verify(ref: reference.Reference, run: RunPaths, golden_out: Path,
-           adder_levels: int = params.ADDER_LEVELS_PER_STAGE, clock_ns: float = params.CLOCK_PERIOD_NS,
+           adder_levels: int | None = None, clock_ns: float | None = None,
            budget_ns: float = params.LATENCY_BUDGET_NS) -> tuple[R.RtlMeta, dict[str, Any]]:
     """A trained model to its regression verdict: hls4ml + C-sim, Verilog, golden vectors, RTL regression."""
     hm = convert(ref, run.hls)
-    meta = export(ref, run.hls, run.rtl, adder_levels, clock_ns, hm=hm)
+    meta = export(ref, run.hls, run.rtl, adder_levels, hm=hm)
     make_golden(ref, run.test_data, golden_out, hm)
     return meta, simulate(ref.design, run.rtl, golden_out, run.sim, clock_ns, budget_ns)
 
@@ -295,6 +295,8 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
     lat, ns = results.get("latency_cycles"), results.get("latency_ns")
     budget = results.get("budget_ns", params.LATENCY_BUDGET_NS)
     passed = bool(results.get("passed"))
+    where = (f"at {results.get('clock_target')}, {results.get('clock_corner')}" if results.get("clock_closed")
+             else "at a period no timing tool closed")
     lines = [
         f"design           : {results.get('design')}",
         f"vectors compared : {results.get('vectors', 0)} of {results.get('expected_vectors', 'n/a')}",
@@ -302,9 +304,10 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         f"({results.get('mismatched_fields', 'n/a')} output fields), "
         f"{results.get('protocol_errors', 'n/a')} protocol errors",
         f"latency          : {lat} cycles x {results.get('clock_period_ns')} ns = {ns} ns "
-        f"(budget {budget} ns: {'within' if ns <= budget else 'EXCEEDED'})" if ns is not None
+        f"(budget {budget} ns: {'within' if ns <= budget else 'EXCEEDED'}, {where})" if ns is not None
         else "latency          : not measured",
-        f"clock period     : {results.get('clock_period_ns')} ns, {results.get('clock_source', CLOCK_ASSUMED)}",
+        f"clock period     : {results.get('clock_period_ns')} ns, {results.get('clock_source', 'not resolved')}",
+        f"pipeline         : {results.get('adder_levels_per_stage')} adder levels per stage",
         f"initiation intvl : {results.get('initiation_interval')} cycle(s)",
         f"verilator build  : {results.get('build_seconds')} s{' (cached)' if results.get('build_cached') else ''}",
         f"cocotb speed     : {results.get('cycles_per_s', 0):.0f} cycles/s",

@@ -137,14 +137,14 @@ def run(exe: Path, rtl_dir: Path, design: Design, codes: np.ndarray, threshold_r
 def regress(exe: Path, g, rtl_dir: Path, clock_ns: float | None = None,
             budget_ns: float | None = None) -> dict:
     """The golden vectors through the bulk harness, judged by tb.verdict like the cocotb regression."""
+    from hw import clock, params
     from hw import golden as G
-    from hw import params
     from tb import verdict
 
     meta = R.load_meta(rtl_dir)
-    clock_ns = meta.clock_period_ns if clock_ns is None else clock_ns
     budget_ns = params.LATENCY_BUDGET_NS if budget_ns is None else budget_ns
     params.check(clock_ns=clock_ns, budget_ns=budget_ns)
+    clk = clock.resolve(g.design, rtl_dir, clock_ns)
     r = run(exe, rtl_dir, g.design, g.x, g.threshold_raw)
     diffs = G.diff_against(g, r.y, "RTL (bulk)")
     # The harness counts edges from acceptance to the first output: that must be the exported latency.
@@ -153,8 +153,8 @@ def regress(exe: Path, g, rtl_dir: Path, clock_ns: float | None = None,
     results = {
         "simulator": "verilator (C++ bulk harness)", "vectors": len(r.y), "mismatched_fields": len(diffs),
         "mismatched_vectors": len({G.diff_vector(d) for d in diffs}), "protocol_errors": len(proto),
-        "latency_cycles": r.latency_cycles, "latency_ns": r.latency_cycles * clock_ns, "budget_ns": budget_ns,
-        "clock_period_ns": clock_ns, "initiation_interval": r.initiation_interval or None,
+        "latency_cycles": r.latency_cycles, "latency_ns": round(r.latency_cycles * clk.period_ns, 4),
+        "budget_ns": budget_ns, **clk.as_dict(), "initiation_interval": r.initiation_interval or None,
         "first_mismatches": (proto + diffs)[:20],
     }
     return results | verdict.judge(results, len(g)).as_dict()

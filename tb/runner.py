@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hw import params
+from hw import clock, params
 from hw import rtl as R
 from hw.toolchain import require_icarus, setup_verilator_env
 from model.design import Design
@@ -139,8 +139,8 @@ def run(
     from cocotb_tools.runner import get_runner
 
     meta = R.load_meta(rtl_dir)
-    clock_ns = meta.clock_period_ns if clock_ns is None else clock_ns
     params.check(clock_ns=clock_ns, budget_ns=budget_ns)
+    clk = clock.resolve(design, rtl_dir, clock_ns)
     _prepare(sim)
     results = results or build_dir / "regression.json"
     results.unlink(missing_ok=True)
@@ -153,7 +153,7 @@ def run(
         env.GOLDEN: str(Path(golden_dir).resolve()),
         env.RTL: str(Path(rtl_dir).resolve()),
         env.RESULTS: str(results.resolve()),
-        env.CLOCK_NS: str(clock_ns),
+        env.CLOCK_NS: str(clk.period_ns),
         env.BUDGET_NS: str(budget_ns),
         env.SEED: str(seed),
         **({env.TRACK: str(track)} if track is not None else {}),
@@ -183,6 +183,8 @@ def run(
     if exit_status not in (None, 0) and not failures:
         failures.append(f"simulator exited with status {exit_status}")
     got["cocotb_failures"] = failures
+    if got:
+        got |= clk.as_dict()
     if failures:
         first = got.get("first_mismatches", [])[:3] or failures[:3]
         raise RegressionFailed(f"cocotb test(s) {testcase or 'all'} failed under {sim}: " + "; ".join(first), got)

@@ -55,6 +55,8 @@ BAD = [
     (r'^score_format = .*$', 'score_format = "ufixed<12,6>"', "cannot hold 0.5*sum(mu^2)"),
     (r'^slices = .*$', "slices = [0, 25]", "'slices'"),
     (r'^name = "user-net"$', 'name = "other"', "folder name"),
+    (r'^\[outputs\]$', "[rtl]\nadder_levels = 0\n\n[outputs]", "[rtl] 'adder_levels' = 0"),
+    (r'^\[outputs\]$', '[rtl]\nadder_levels = "deep"\n\n[outputs]', "[rtl] 'adder_levels'"),
 ]
 
 

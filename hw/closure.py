@@ -1,0 +1,148 @@
+"""Pipeline depth from closed timing: the design exported at several adder levels per stage, each
+depth timed on every target, and the depth chosen whose latency (cycles x closed period) is
+lowest. The result is the timing report that hw/clock.py reads once it is committed.
+
+Which period the 25 ns check uses: of every (target, corner) measured, the most pessimistic one
+whose best latency still meets the budget (a slow corner before a typical one); when none meets
+it, the fastest, so the regression fails and says by how much.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from hw import clock, params
+from hw import rtl as R
+from hw import synth as S
+from hw import timing as T
+
+TARGETS = ("asic", "ecp5", "xilinx")
+
+
+def _round_up(ns: float) -> float:
+    # 10 ps steps: the testbench's clock is in ps and needs an even number of them per period.
+    return math.ceil(ns * 100 - 1e-9) / 100
+
+
+def timed_points(depth: dict[str, Any]) -> list[dict[str, Any]]:
+    """One entry per (target, corner) that closed a period at this depth."""
+    out = []
+    if "ecp5" in depth:
+        e = depth["ecp5"]
+        out.append({"target": e["target"], "corner": e["corner"], "tool": e["tool"], "period_ns": e["period_ns"]})
+    if "asic" in depth:
+        a = depth["asic"]
+        for k, (corner, c) in enumerate(a["corners"].items()):
+            out.append({"target": a["target"], "corner": f"{corner} corner ({c['liberty']})", "tool": a["tool"],
+                        "period_ns": c["period_ns"], "mapped": k == 0})
+    for p in out:
+        p["period_ns"] = _round_up(p["period_ns"])
+        p["latency_cycles"] = depth["latency_cycles"]
+        p["latency_ns"] = round(p["latency_cycles"] * p["period_ns"], 2)
+    return out
+
+
+def choose(depths: list[dict[str, Any]], budget_ns: float) -> dict[str, Any]:
+    """The check: the depth and (target, corner) whose period the 25 ns check uses (see above)."""
+    best: dict[tuple[str, str], dict[str, Any]] = {}
+    for d in depths:
+        for p in timed_points(d):
+            key = (p["target"], p["corner"])
+            cand = {k: v for k, v in p.items() if k != "mapped"} | {"adder_levels": d["adder_levels"],
+                                                                      "rtl_sha256": d["rtl_sha256"]}
+            if key not in best or (cand["latency_ns"], cand["latency_cycles"]) < (best[key]["latency_ns"],
+                                                                                 best[key]["latency_cycles"]):
+                best[key] = cand
+    if not best:
+        raise T.TimingError("no target closed a period (choose --targets asic with --liberty, or ecp5)")
+    meeting = [b for b in best.values() if b["latency_ns"] <= budget_ns]
+    pick = max(meeting, key=lambda b: b["latency_ns"]) if meeting else min(best.values(), key=lambda b: b["latency_ns"])
+    return {**pick, "budget_ns": budget_ns, "meets_budget": pick["latency_ns"] <= budget_ns,
+            "per_target_best": sorted(best.values(), key=lambda b: b["latency_ns"])}
+
+
+def check_request(targets: tuple[str, ...], liberties: dict[str, Path], levels: list[int]) -> None:
+    """Refuse, before any work, a request that cannot produce a report (one line each)."""
+    unknown = set(targets) - set(TARGETS)
+    if unknown or not targets:
+        raise T.TimingError(f"unknown timing target(s) {', '.join(sorted(unknown)) or '(none)'} "
+                            f"(known: {', '.join(TARGETS)})")
+    if "asic" in targets and not liberties:
+        raise T.TimingError("--targets asic needs --liberty CORNER=PATH (e.g. slow=nangate45_slow.lib "
+                            "typical=nangate45_typ.lib; see README, 'Timing')")
+    for corner, path in liberties.items():
+        if not Path(path).is_file():
+            raise T.TimingError(f"{path}: liberty file for corner '{corner}' not found")
+    for levels_per_stage in levels:
+        params.check(adder_levels=levels_per_stage)
+    if not levels:
+        raise T.TimingError("no pipeline depth to time (--levels)")
+
+
+def sweep(ref, levels: list[int], work: Path, targets: tuple[str, ...], liberties: dict[str, Path],
+          library: str, budget_ns: float = params.LATENCY_BUDGET_NS) -> dict[str, Any]:
+    """Export at each depth and time it on every target; returns the timing report (not yet committed)."""
+    from pixvae import stages
+
+    check_request(targets, liberties, levels)
+    hm = stages.convert(ref, work / "hls4ml", compile_csim=False)
+    depths = []
+    for levels_per_stage in levels:
+        rtl_dir = work / f"levels{levels_per_stage}" / "rtl"
+        meta = stages.export(ref, work / "hls4ml", rtl_dir, levels_per_stage, hm=hm)
+        d: dict[str, Any] = {"adder_levels": levels_per_stage, "latency_cycles": meta.latency_cycles,
+                             "rtl_sha256": R.sources_sha256(rtl_dir, meta),
+                             "da4ml": {"luts": round(meta.estimated_luts), "ffs": meta.estimated_ffs,
+                                       "tool": "da4ml 0.5.2 cost model (estimate)"}}
+        tdir = rtl_dir.parent
+        if "asic" in targets:
+            d["asic"] = T.asic(rtl_dir, tdir / "asic", liberties, library=library)
+        if "ecp5" in targets:
+            d["ecp5"] = T.ecp5(rtl_dir, tdir / "ecp5", freq_mhz=round(1000 * meta.latency_cycles / budget_ns, 1))
+        if "xilinx" in targets:
+            d["xilinx"] = S.estimate(rtl_dir, tdir / "xilinx")
+        depths.append(d)
+    check = choose(depths, budget_ns)
+    return {"format_version": clock.FORMAT_VERSION, "design": ref.design.name, "model_hash": ref.model_hash,
+            "adder_levels": check["adder_levels"], "rtl_sha256": check["rtl_sha256"],
+            "latency_cycles": check["latency_cycles"], "budget_ns": budget_ns,
+            "check": {k: check[k] for k in ("target", "corner", "tool", "period_ns", "latency_ns", "meets_budget")},
+            "per_target_best": check["per_target_best"], "depths": depths}
+
+
+def table(rep: dict[str, Any]) -> list[str]:
+    """The report side by side: per depth and target, the closed period, latency in ns and resources."""
+    lines = [f"== timing of {rep['design']} (model {rep['model_hash'][:12]}); budget {rep['budget_ns']} ns ==",
+             f"{'levels':>6} {'cycles':>6}  {'target, corner':<58} {'period ns':>9} {'latency ns':>10}  resources"]
+    for d in rep["depths"]:
+        head = f"{d['adder_levels']:>6} {d['latency_cycles']:>6}  "
+        for p in timed_points(d):
+            res = ""
+            if p["target"].startswith("ECP5"):
+                e = d["ecp5"]
+                cp = e["critical_path"]
+                res = (f"{e['luts']:,} LUT4, {e['ffs']:,} FF, {e['dsps']} DSP; critical path {cp['logic_ns']:.1f} ns "
+                       f"logic + {cp['routing_ns']:.1f} ns routing")
+            elif p.get("mapped"):
+                a = d["asic"]
+                res = f"{a['area_um2']:,.0f} um2, {a['cells']:,} cells, {a['ffs']:,} FF"
+            lines.append(f"{head}{p['target'] + ', ' + p['corner']:<58.58} {p['period_ns']:>9.2f} "
+                         f"{p['latency_ns']:>10.2f}  {res}")
+        if "xilinx" in d:
+            x = d["xilinx"]
+            lines.append(f"{head}{x['tool'] + ' (no timing)':<58.58} {'':>9} {'':>10}  {x['luts']:,} LUT, "
+                         f"{x['ffs']:,} FF, {x['dsps']} DSP, {x['carry']:,} CARRY")
+        lines.append(f"{head}{d['da4ml']['tool']:<58.58} {'':>9} {'':>10}  {d['da4ml']['luts']:,} LUT, "
+                     f"{d['da4ml']['ffs']:,} FF")
+    c = rep["check"]
+    lines.append(f"25 ns check: {rep['latency_cycles']} cycles x {c['period_ns']} ns = {c['latency_ns']} ns at "
+                 f"{c['target']}, {c['corner']} ({'meets' if c['meets_budget'] else 'MISSES'} the "
+                 f"{rep['budget_ns']} ns budget), {rep['adder_levels']} adder levels per stage")
+    for b in rep["per_target_best"]:
+        gap = b["latency_ns"] - rep["budget_ns"]
+        lines.append(f"  best at {b['target']}, {b['corner']}: {b['latency_ns']} ns "
+                     f"({b['latency_cycles']} x {b['period_ns']} ns at {b['adder_levels']} levels; "
+                     + (f"misses by {gap:.2f} ns)" if gap > 0 else "meets)"))
+    return lines
