@@ -29,7 +29,7 @@ def _round_up(ns: float) -> float:
 def timed_points(depth: dict[str, Any]) -> list[dict[str, Any]]:
     """One entry per (target, corner) that closed a period at this depth."""
     out = []
-    if "ecp5" in depth:
+    if depth.get("ecp5", {}).get("routed"):  # a placement estimate closes no period
         e = depth["ecp5"]
         out.append({"target": e["target"], "corner": e["corner"], "tool": e["tool"], "period_ns": e["period_ns"]})
     if "asic" in depth:
@@ -82,32 +82,43 @@ def check_request(targets: tuple[str, ...], liberties: dict[str, Path], levels: 
 
 
 def sweep(ref, levels: list[int], work: Path, targets: tuple[str, ...], liberties: dict[str, Path],
-          library: str, budget_ns: float = params.LATENCY_BUDGET_NS) -> dict[str, Any]:
-    """Export at each depth and time it on every target; returns the timing report (not yet committed)."""
+          library: str, budget_ns: float = params.LATENCY_BUDGET_NS,
+          ecp5_levels: list[int] | None = None, route_timeout_s: float = 2400.0) -> dict[str, Any]:
+    """Export at each depth and time it on every target; returns the timing report (not yet committed).
+
+    Placement and routing take minutes to an hour a depth, so ECP5 runs at `ecp5_levels` only;
+    by default at the depth the other targets chose (at every depth when it is the only target)."""
     from pixvae import stages
 
     check_request(targets, liberties, levels)
     hm = stages.convert(ref, work / "hls4ml", compile_csim=False)
-    depths = []
+    depths, rtl_dirs = [], {}
     for levels_per_stage in levels:
-        rtl_dir = work / f"levels{levels_per_stage}" / "rtl"
+        rtl_dir = rtl_dirs[levels_per_stage] = work / f"levels{levels_per_stage}" / "rtl"
         meta = stages.export(ref, work / "hls4ml", rtl_dir, levels_per_stage, hm=hm)
         d: dict[str, Any] = {"adder_levels": levels_per_stage, "latency_cycles": meta.latency_cycles,
                              "rtl_sha256": R.sources_sha256(rtl_dir, meta),
                              "da4ml": {"luts": round(meta.estimated_luts), "ffs": meta.estimated_ffs,
                                        "tool": "da4ml 0.5.2 cost model (estimate)"}}
-        tdir = rtl_dir.parent
         if "asic" in targets:
-            d["asic"] = T.asic(rtl_dir, tdir / "asic", liberties, library=library)
-        if "ecp5" in targets:
-            d["ecp5"] = T.ecp5(rtl_dir, tdir / "ecp5", freq_mhz=round(1000 * meta.latency_cycles / budget_ns, 1))
+            d["asic"] = T.asic(rtl_dir, rtl_dir.parent / "asic", liberties, library=library)
         if "xilinx" in targets:
-            d["xilinx"] = S.estimate(rtl_dir, tdir / "xilinx")
+            d["xilinx"] = S.estimate(rtl_dir, rtl_dir.parent / "xilinx")
         depths.append(d)
+    if "ecp5" in targets:
+        if ecp5_levels is None:
+            ecp5_levels = [choose(depths, budget_ns)["adder_levels"]] if set(targets) & {"asic"} else levels
+        for d in depths:
+            if d["adder_levels"] in ecp5_levels:
+                rtl_dir = rtl_dirs[d["adder_levels"]]
+                d["ecp5"] = T.ecp5(rtl_dir, rtl_dir.parent / "ecp5",
+                                   freq_mhz=round(1000 * d["latency_cycles"] / budget_ns, 1),
+                                   route_timeout_s=route_timeout_s)
     check = choose(depths, budget_ns)
     return {"format_version": clock.FORMAT_VERSION, "design": ref.design.name, "model_hash": ref.model_hash,
             "adder_levels": check["adder_levels"], "rtl_sha256": check["rtl_sha256"],
-            "latency_cycles": check["latency_cycles"], "budget_ns": budget_ns,
+            "depth_slack": ref.design.depth_slack, "latency_cycles": check["latency_cycles"],
+            "budget_ns": budget_ns,
             "check": {k: check[k] for k in ("target", "corner", "tool", "period_ns", "latency_ns", "meets_budget")},
             "per_target_best": check["per_target_best"], "depths": depths}
 
@@ -130,6 +141,11 @@ def table(rep: dict[str, Any]) -> list[str]:
                 res = f"{a['area_um2']:,.0f} um2, {a['cells']:,} cells, {a['ffs']:,} FF"
             lines.append(f"{head}{p['target'] + ', ' + p['corner']:<58.58} {p['period_ns']:>9.2f} "
                          f"{p['latency_ns']:>10.2f}  {res}")
+        e = d.get("ecp5")
+        if e and not e["routed"]:
+            lines.append(f"{head}{e['target'] + ', placed, routing unfinished':<58.58} {'':>9} {'':>10}  "
+                         f"{e['luts']:,} LUT4, {e['ffs']:,} FF, {e['dsps']} DSP; post-placement Fmax estimate "
+                         f"{e['fmax_mhz_placed_estimate']} MHz (not closed)")
         if "xilinx" in d:
             x = d["xilinx"]
             lines.append(f"{head}{x['tool'] + ' (no timing)':<58.58} {'':>9} {'':>10}  {x['luts']:,} LUT, "

@@ -54,6 +54,7 @@ class RtlMeta:
     latency_cycles: int
     pipeline_stages: int
     adder_levels_per_stage: int
+    depth_slack: int  # da4ml hard_dc the adder trees were built with
     n_inputs: int
     input_width: int
     input_bits: int
@@ -112,7 +113,10 @@ def trace(design: Design, hm):
         if layer.class_name == "Input":
             k, i, f = _kif(p)
             n = design.n_inputs
-            x = inp = FixedVariableArray.from_kif(np.full(n, k), np.full(n, i), np.full(n, f))
+            # hard_dc: how many adder levels each constant-matrix adder tree may use beyond its
+            # minimum (-1: no limit, da4ml shares the most terms and builds deeper trees).
+            x = inp = FixedVariableArray.from_kif(np.full(n, k), np.full(n, i), np.full(n, f),
+                                                  solver_options={"hard_dc": design.depth_slack})
         elif layer.class_name == "Dense":
             acc = layer.get_attr("accum_t").precision
             w, b = layer.weights["weight"].data, layer.weights["bias"].data
@@ -126,11 +130,10 @@ def trace(design: Design, hm):
             raise NotImplementedError(f"layer {layer.name} ({layer.class_name}) is not replayed")
     sc = design.score_format
     if design.score == "kl_clipped":
-        sq = x * x
-        total = sq[0]
-        for j in range(1, design.layers[-1].units):
-            total = total + sq[j]
-        score = _cast(total * 0.5, int(sc.signed), sc.integer - int(sc.signed), sc.frac, sc.rounding, sc.overflow)
+        terms = list(x * x)
+        while len(terms) > 1:  # a balanced adder tree: log2(n) levels, not a chain of n - 1
+            terms = [terms[j] + terms[j + 1] if j + 1 < len(terms) else terms[j] for j in range(0, len(terms), 2)]
+        score = _cast(terms[0] * 0.5, int(sc.signed), sc.integer - int(sc.signed), sc.frac, sc.rounding, sc.overflow)
         out = FixedVariableArray(np.concatenate([x._vars, np.array([score])]))
     else:  # the network's single output is the score
         out = x
@@ -241,6 +244,7 @@ def export_rtl(
         latency_cycles=latency,
         pipeline_stages=n_stages,
         adder_levels_per_stage=adder_levels,
+        depth_slack=design.depth_slack,
         n_inputs=design.n_inputs,
         input_width=design.input_format.width,
         input_bits=design.input_bits,

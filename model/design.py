@@ -28,6 +28,7 @@ README.md ("Designs"); an example:
     decision = "flag"                 # 1 when score > the programmable threshold
     [rtl]
     adder_levels = 8                  # adder levels per pipeline stage (chosen by `pixvae timing`)
+    depth_slack = -1                  # da4ml hard_dc: extra adder levels a layer may use (-1: no limit)
     [threshold]
     on = "normal"                     # tracks whose score sets the committed threshold (or "signal")
     quantile = 0.99
@@ -131,6 +132,7 @@ class Design:
     sparsity: float
     training: dict[str, Any] = field(default_factory=dict)
     adder_levels: int = DEFAULT_ADDER_LEVELS  # adder levels per pipeline stage of the exported RTL
+    depth_slack: int = -1  # da4ml hard_dc: adder levels a layer may use beyond its minimum (-1: no limit)
 
     # --- derived sizes -----------------------------------------------------------------------
     @property
@@ -358,6 +360,9 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
     adder_levels = _get(rtl, "adder_levels", int, "[rtl] ", src, DEFAULT_ADDER_LEVELS)
     if adder_levels < 1:
         raise DesignError(f"{src}: [rtl] 'adder_levels' = {adder_levels} must be >= 1")
+    depth_slack = _get(rtl, "depth_slack", int, "[rtl] ", src, -1)
+    if depth_slack < -1:
+        raise DesignError(f"{src}: [rtl] 'depth_slack' = {depth_slack} must be -1 (no limit) or >= 0")
     if name != folder.name:
         raise DesignError(f"{src}: 'name' = {name!r} must equal the design's folder name {folder.name!r}")
     for pname, prof in training.get("profiles", {}).items():
@@ -380,4 +385,5 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
         sparsity,
         training,
         adder_levels,
+        depth_slack,
     )

@@ -413,7 +413,7 @@ def _liberties(values: tuple[str, ...]) -> dict[str, Path]:
 @main.command()
 @design_opt
 @click.option("--levels", default=None,
-              help="Adder levels per stage to try, comma-separated [default: the design's, 16 and 1000 "
+              help="Adder levels per stage to try, comma-separated [default: the design's, 8, 16 and 1000 "
                    "(one stage)].")
 @click.option("--targets", default="asic,ecp5,xilinx", show_default=True,
               help="Comma-separated: asic (yosys+abc, OpenSTA; needs --liberty), ecp5 (yosys + nextpnr-ecp5, "
@@ -422,28 +422,37 @@ def _liberties(values: tuple[str, ...]) -> dict[str, Path]:
               help="A liberty file per corner, e.g. --liberty slow=nangate45_slow.lib --liberty "
                    "typical=nangate45_typ.lib; the first one is mapped onto (list the sign-off corner first).")
 @click.option("--library", default=None, help="Name of the cell library in the report [default: from the file].")
+@click.option("--route-minutes", type=click.FloatRange(min=1), default=40, show_default=True,
+              help="Stop ECP5 routing after this long and report the placement's estimate (which closes nothing).")
+@click.option("--ecp5-levels", default=None,
+              help="Depths to place and route on ECP5 (minutes each) [default: the depth the other targets chose].")
 @budget_opt
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="[default: build/timing/DESIGN]")
 @one_line_errors
 def timing(design_name: str, levels: str | None, targets: str, liberty: tuple[str, ...], library: str | None,
-           budget_ns: float, out: Path | None) -> None:
+           route_minutes: float, ecp5_levels: str | None, budget_ns: float, out: Path | None) -> None:
     """Close timing with open tools and choose the pipeline depth: Fmax on ECP5, the standard-cell
     period at each liberty corner, latency in ns per target; writes OUT/timing.json to commit."""
     from hw import closure
 
     design = _design(design_name)
     libs = _liberties(liberty)
-    try:
-        depths = sorted({int(v) for v in levels.split(",")}) if levels else sorted({design.adder_levels, 16, 1000})
-    except ValueError:
-        raise click.BadParameter(f"{levels!r}: comma-separated integers", param_hint="--levels") from None
+    def ints(text: str, option: str) -> list[int]:
+        try:
+            return sorted({int(v) for v in text.split(",")})
+        except ValueError:
+            raise click.BadParameter(f"{text!r}: comma-separated integers", param_hint=option) from None
+
+    depths = ints(levels, "--levels") if levels else sorted({design.adder_levels, 8, 16, 1000})
+    fpga = ints(ecp5_levels, "--ecp5-levels") if ecp5_levels else None
     wanted = tuple(t for t in targets.split(",") if t)
-    closure.check_request(wanted, libs, depths)
+    closure.check_request(wanted, libs, sorted(set(depths) | set(fpga or [])))
     out = out or Path("build/timing") / design.name
     ref = _ref(design, design.reference_dir, _run(out, design))
     lib_name = library or (re.sub(r"[_-](typ|tt|slow|ss|fast|ff)\w*$", "", next(iter(libs.values())).stem)
                            if libs else "")
-    rep = closure.sweep(ref, depths, out, wanted, libs, lib_name, budget_ns)
+    rep = closure.sweep(ref, sorted(set(depths) | set(fpga or [])), out, wanted, libs, lib_name, budget_ns, fpga,
+                        route_minutes * 60)
     out.mkdir(parents=True, exist_ok=True)
     (out / "timing.json").write_text(json.dumps(rep, indent=2) + "\n")
     for line in closure.table(rep):

@@ -146,7 +146,8 @@ def tiny_rtl(rtl_dir: Path, width: int = 4) -> Path:
     (rtl_dir / "src" / "adder_reg.v").write_text(adder_verilog(width))
     meta = R.RtlMeta(
         design="tiny-adder", model_hash="0" * 64, top="adder_reg", latency_cycles=2, pipeline_stages=1,
-        adder_levels_per_stage=1, n_inputs=2, input_width=width, input_bits=2 * width, score_bits=width + 1,
+        adder_levels_per_stage=1, depth_slack=-1, n_inputs=2, input_width=width, input_bits=2 * width,
+        score_bits=width + 1,
         score_signed=False,
         fields=[R.RtlField(name="score", count=1, width=width + 1, signed=False, format=f"ufixed<{width + 1},"
                                                                                      f"{width + 1}>")],

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from hw import clock, params
 from hw import golden as G
-from hw import params
 from model.design import Design
 from tb import runner
 from tests.conftest import flipped_golden
@@ -23,6 +23,10 @@ def test_rtl_matches_golden_within_budget(design: Design, rtl_build: tuple[Path,
     assert res["mismatched_fields"] == 0 and res["protocol_errors"] == 0
     assert res["latency_ns"] <= params.LATENCY_BUDGET_NS
     assert res["initiation_interval"] == 1
+    # The latency was checked at the period a timing tool closed on this RTL (the design's timing.json).
+    report = clock.load_report(clock.report_path(design))
+    assert res["clock_closed"] and res["clock_period_ns"] == report["check"]["period_ns"]
+    assert res["clock_corner"] == report["check"]["corner"]
 
 
 N_SHARDS = 2
