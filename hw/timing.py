@@ -39,8 +39,9 @@ from hw import synth as S
 # Bumped when a flow or a result's layout changes, so older cache files are not reused.
 FLOW_REVISION = "1"
 ECP5_DEVICE, ECP5_PACKAGE, ECP5_SPEED = "85k", "CABGA756", 6
-# HeAP's default target density packs the arithmetic so tightly that router2 could not resolve
-# congestion within an hour on the 8-level encoder; spreading it to 60% routes in minutes.
+# HeAP's placement density: below its default, to leave the router room. The da4ml encoders
+# congest ECP5's routing all the same: at the default, router2 left over 1,000 wires overused
+# after an hour on the 8-level encoder; at 0.6, about 4,100 after 30 minutes (see route_timeout_s).
 ECP5_PLACER_DENSITY = 0.6
 
 
