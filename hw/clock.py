@@ -96,7 +96,10 @@ def resolve(design: Design, rtl_dir: Path, override_ns: float | None = None) -> 
                                              f"run `pixvae timing --design {design.name}`)", False)
     stale = why_stale(doc, meta, R.sources_sha256(rtl_dir, meta))
     if stale:
-        return Clock(params.CLOCK_PERIOD_NS, f"{assumed} ({path.name} does not apply: {stale})", False)
+        c = doc["check"]
+        return Clock(params.CLOCK_PERIOD_NS, f"{assumed} ({path.name} does not apply: {stale}; it closed "
+                                             f"{c['period_ns']} ns at {c['target']}, {c['corner']}; run "
+                                             f"`pixvae timing --design {design.name}` for this RTL)", False)
     c = doc["check"]
     return Clock(float(c["period_ns"]),
                  f"closed by {c['tool']} for {c['target']}, {c['corner']} "
