@@ -56,10 +56,16 @@ def script_arg(value: Path | str) -> str:
     return text
 
 
+def read_commands(rtl_dir: Path, meta: R.RtlMeta) -> list[str]:
+    """yosys commands that read the exported sources.
+
+    -defer: elaborate only what the top instantiates, with its parameters; da4ml's unused
+    lookup_table would otherwise be elaborated with its placeholder MEM_FILE and fail on $readmemh."""
+    return [f"read_verilog -defer {script_arg((rtl_dir / s).resolve())}" for s in meta.sources]
+
+
 def _script(rtl_dir: Path, meta: R.RtlMeta, family: str, stat_path: Path) -> str:
-    # -defer: elaborate only what the top instantiates, with its parameters; da4ml's unused lookup_table
-    # would otherwise be elaborated with its placeholder MEM_FILE and fail on $readmemh.
-    reads = [f"read_verilog -defer {script_arg((rtl_dir / s).resolve())}" for s in meta.sources]
+    reads = read_commands(rtl_dir, meta)
     synth = f"synth_xilinx -family {script_arg(family)} -flatten -top {script_arg(meta.top)}"
     return "\n".join([*reads, synth, f"tee -q -o {script_arg(stat_path)} stat -json", ""])
 

@@ -124,11 +124,6 @@ def _cached(work: Path, key_parts: list[str], compute: Callable[[], dict[str, An
     return {**result, "cached": False}
 
 
-def _reads(rtl_dir: Path, meta: R.RtlMeta) -> list[str]:
-    # -defer: da4ml's unused lookup_table.v has a placeholder memory file (see hw/synth.py).
-    return [f"read_verilog -defer {S.script_arg((rtl_dir / s).resolve())}" for s in meta.sources]
-
-
 def _digest(rtl_dir: Path, meta: R.RtlMeta) -> str:
     try:
         return R.sources_sha256(rtl_dir, meta)
@@ -177,7 +172,8 @@ def _placed_only(log: Path) -> dict[str, Any]:
 
 
 def ecp5(rtl_dir: Path, work: Path, *, freq_mhz: float = 100.0, seed: int = 1, timeout_s: float = 7200.0,
-         route_timeout_s: float = 2400.0, density: float = ECP5_PLACER_DENSITY) -> dict[str, Any]:
+         route_timeout_s: float = 2400.0, density: float = ECP5_PLACER_DENSITY,
+         router: str = "router2") -> dict[str, Any]:
     """Place and route on ECP5 LFE5U-85F speed 6; Fmax, critical path and utilisation of the routed
     design. The da4ml encoders congest ECP5's routing (router2 was still resolving thousands of
     overused wires after an hour); when place and route has not finished after `route_timeout_s`,
@@ -192,7 +188,7 @@ def ecp5(rtl_dir: Path, work: Path, *, freq_mhz: float = 100.0, seed: int = 1, t
     def compute() -> dict[str, Any]:
         netlist = work / "ecp5.json"
         script = work / "ecp5.ys"
-        script.write_text("\n".join([*_reads(rtl_dir, meta),
+        script.write_text("\n".join([*S.read_commands(rtl_dir, meta),
                                      f"synth_ecp5 -top {meta.top} -json {S.script_arg(netlist.resolve())}", ""]))
         print(f"timing: {label}: yosys {yv} synth_ecp5", flush=True)
         t_syn = _run([yosys, "-s", str(script.resolve())], work / "ecp5_yosys.log", f"{label} yosys",
@@ -208,7 +204,7 @@ def ecp5(rtl_dir: Path, work: Path, *, freq_mhz: float = 100.0, seed: int = 1, t
         try:
             t_pnr = _run([pnr, f"--{ECP5_DEVICE}", "--package", ECP5_PACKAGE, "--speed", str(ECP5_SPEED),
                           "--json", netlist.name, "--freq", f"{freq_mhz:g}", "--out-of-context",
-                          "--timing-allow-fail", "--seed", str(seed), "--router", "router2",
+                          "--timing-allow-fail", "--seed", str(seed), "--router", router,
                           "--placer-heap-beta", f"{density:g}", "--report", report.name, "-l", "nextpnr.log"],
                          work / "nextpnr.out", f"{label} nextpnr", route_timeout_s, work, _nextpnr_progress)
         except TimingError as e:
@@ -219,7 +215,7 @@ def ecp5(rtl_dir: Path, work: Path, *, freq_mhz: float = 100.0, seed: int = 1, t
             print(f"timing: {label}: routing unfinished after {route_timeout_s:.0f} s; post-placement Fmax "
                   f"estimate {placed['fmax_placed']} MHz (not a closed period)", flush=True)
             return {**common, "routed": False,
-                    "tool": f"yosys {yv} synth_ecp5 + nextpnr-ecp5 {nv} (yowasp), placed; routing unfinished "
+                    "tool": f"yosys {yv} synth_ecp5 + nextpnr-ecp5 {nv} (yowasp), placed; {router} unfinished "
                             f"after {route_timeout_s:.0f} s",
                     "fmax_mhz_placed_estimate": placed["fmax_placed"],
                     "luts": util.get("TRELLIS_COMB", 0), "ffs": util.get("TRELLIS_FF", 0),
@@ -234,7 +230,7 @@ def ecp5(rtl_dir: Path, work: Path, *, freq_mhz: float = 100.0, seed: int = 1, t
             raise TimingError(f"{label}: no readable nextpnr report {report} (log {work / 'nextpnr.log'})") from None
         return {
             **common, "routed": True,
-            "tool": f"yosys {yv} synth_ecp5 + nextpnr-ecp5 {nv} (yowasp) router2, routed",
+            "tool": f"yosys {yv} synth_ecp5 + nextpnr-ecp5 {nv} (yowasp) {router}, routed",
             "fmax_mhz": round(fmax, 2),
             "period_ns": round(1000.0 / fmax, 3),
             "critical_path": {"from": crit.get("from"), "to": crit.get("to"), **_path_split(crit["path"])},
@@ -245,7 +241,7 @@ def ecp5(rtl_dir: Path, work: Path, *, freq_mhz: float = 100.0, seed: int = 1, t
         }
 
     return _cached(work, [_digest(rtl_dir, meta), yv, nv, f"{freq_mhz:g}", str(seed), f"{density:g}", meta.top,
-                          f"{route_timeout_s:g}"], compute)
+                          f"{route_timeout_s:g}", router], compute)
 
 
 # --- ASIC: yosys + abc onto a liberty, OpenSTA at each corner ---------------------------------
@@ -349,7 +345,7 @@ def asic(rtl_dir: Path, work: Path, liberties: dict[str, Path], *, library: str,
         lib = S.script_arg(map_lib.resolve())
         script = work / "asic.ys"
         script.write_text("\n".join([
-            *_reads(rtl_dir, meta), f"synth -flatten -top {meta.top}", f"dfflibmap -liberty {lib}",
+            *S.read_commands(rtl_dir, meta), f"synth -flatten -top {meta.top}", f"dfflibmap -liberty {lib}",
             f"abc -fast -liberty {lib}" + (f" -D {delay_target_ns * 1000:.0f}" if delay_target_ns else ""),
             *_netlist_cleanup(map_lib, cells), f"tee -q -o {S.script_arg(stat.resolve())} stat -liberty {lib}",
             f"write_verilog -noattr -noexpr -nohex -nodec {S.script_arg(netlist.resolve())}", ""]))
