@@ -69,12 +69,8 @@ def check_request(targets: tuple[str, ...], liberties: dict[str, Path], levels: 
     if unknown or not targets:
         raise T.TimingError(f"unknown timing target(s) {', '.join(sorted(unknown)) or '(none)'} "
                             f"(known: {', '.join(TARGETS)})")
-    if "asic" in targets and not liberties:
-        raise T.TimingError("--targets asic needs --liberty CORNER=PATH (e.g. slow=nangate45_slow.lib "
-                            "typical=nangate45_typ.lib; see README, 'Timing')")
-    for corner, path in liberties.items():
-        if not Path(path).is_file():
-            raise T.TimingError(f"{path}: liberty file for corner '{corner}' not found")
+    if "asic" in targets or liberties:
+        T.check_liberties(liberties)
     for levels_per_stage in levels:
         params.check(adder_levels=levels_per_stage)
     if not levels:
@@ -83,7 +79,7 @@ def check_request(targets: tuple[str, ...], liberties: dict[str, Path], levels: 
 
 def sweep(ref, levels: list[int], work: Path, targets: tuple[str, ...], liberties: dict[str, Path],
           library: str, budget_ns: float = params.LATENCY_BUDGET_NS,
-          ecp5_levels: list[int] | None = None, route_timeout_s: float = 2400.0) -> dict[str, Any]:
+          ecp5_levels: list[int] | None = None, route_timeout_s: float = T.ECP5_ROUTE_TIMEOUT_S) -> dict[str, Any]:
     """Export at each depth and time it on every target; returns the timing report (not yet committed).
 
     Placement and routing take minutes to an hour a depth, so ECP5 runs at `ecp5_levels` only;

@@ -43,6 +43,8 @@ ECP5_DEVICE, ECP5_PACKAGE, ECP5_SPEED = "85k", "CABGA756", 6
 # congest ECP5's routing all the same: at the default, router2 left over 1,000 wires overused
 # after an hour on the 8-level encoder; at 0.6, about 4,100 after 30 minutes (see route_timeout_s).
 ECP5_PLACER_DENSITY = 0.6
+# How long the router may run before only the placement's estimate is reported.
+ECP5_ROUTE_TIMEOUT_S = 2400.0
 
 
 class TimingError(RuntimeError):
@@ -172,7 +174,7 @@ def _placed_only(log: Path) -> dict[str, Any]:
 
 
 def ecp5(rtl_dir: Path, work: Path, *, freq_mhz: float = 100.0, seed: int = 1, timeout_s: float = 7200.0,
-         route_timeout_s: float = 2400.0, density: float = ECP5_PLACER_DENSITY,
+         route_timeout_s: float = ECP5_ROUTE_TIMEOUT_S, density: float = ECP5_PLACER_DENSITY,
          router: str = "router2") -> dict[str, Any]:
     """Place and route on ECP5 LFE5U-85F speed 6; Fmax, critical path and utilisation of the routed
     design. The da4ml encoders congest ECP5's routing (router2 was still resolving thousands of
@@ -321,18 +323,25 @@ def _sta_worst(netlist: Path, lib: Path, top: str, period_ns: float, work: Path,
             "from": start.group(1) if start else None, "to": end.group(1) if end else None}
 
 
-def asic(rtl_dir: Path, work: Path, liberties: dict[str, Path], *, library: str,
-         delay_target_ns: float | None = None, timeout_s: float = 7200.0) -> dict[str, Any]:
-    """Map onto the first corner's liberty, time every corner; per-corner closing period.
-    `delay_target_ns` gives abc's mapper a delay target (`abc -D`)."""
+def check_liberties(liberties: dict[str, Path]) -> dict[str, Path]:
+    """The liberty file of each corner, refused in one line when none is given or one is missing."""
     if not liberties:
-        raise TimingError("asic timing needs at least one liberty file (--liberty CORNER=PATH)")
-    rtl_dir, work = Path(rtl_dir), Path(work)
-    meta = R.load_meta(rtl_dir)
+        raise TimingError("standard-cell timing needs --liberty CORNER=PATH (e.g. slow=nangate45_slow.lib "
+                          "typical=nangate45_typ.lib; see README, 'Timing')")
     libs = {c: Path(p) for c, p in liberties.items()}
     for corner, p in libs.items():
         if not p.is_file():
             raise TimingError(f"{p}: liberty file for corner '{corner}' not found")
+    return libs
+
+
+def asic(rtl_dir: Path, work: Path, liberties: dict[str, Path], *, library: str,
+         delay_target_ns: float | None = None, timeout_s: float = 7200.0) -> dict[str, Any]:
+    """Map onto the first corner's liberty, time every corner; per-corner closing period.
+    `delay_target_ns` gives abc's mapper a delay target (`abc -D`)."""
+    libs = check_liberties(liberties)
+    rtl_dir, work = Path(rtl_dir), Path(work)
+    meta = R.load_meta(rtl_dir)
     yosys = S.yosys_exe()
     yv, sv = S.yosys_version(yosys), sta_version()
     map_corner, map_lib = next(iter(libs.items()))
