@@ -20,7 +20,7 @@ from string import Template
 import numpy as np
 
 from hw import params
-from model.design import Design
+from model.design import N_ROWS, Design
 from model.formats import FixedFormat
 
 TEMPLATE = Path(__file__).parent / "rtl" / "design_top.v.tmpl"
@@ -103,6 +103,26 @@ def _cast_hls(v, p):
     return _cast(v, *_kif(p), p.rounding_mode.name, p.saturation_mode.name)
 
 
+def _tree(terms: list):
+    """A balanced adder tree: log2(n) levels, not a chain of n - 1."""
+    while len(terms) > 1:
+        terms = [terms[j] + terms[j + 1] if j + 1 < len(terms) else terms[j] for j in range(0, len(terms), 2)]
+    return terms[0]
+
+
+def _dips(design: Design, inp) -> list:
+    """Each interior y-profile row's dip below both neighbours, max(0, min(left, right) - row),
+    as model.fixed_ref.profile_dips: min(a, b) = a - relu(a - b). Computed from the inputs
+    beside the network, so it adds only the final adder to the score's depth."""
+    dips = []
+    for s in range(len(design.encoding.slices)):
+        row = [inp[s * N_ROWS + r] for r in range(N_ROWS)]
+        for r in range(1, N_ROWS - 1):
+            low = row[r - 1] - (row[r - 1] - row[r + 1]).relu()
+            dips.append((low - row[r]).relu())
+    return dips
+
+
 def trace(design: Design, hm):
     """Replay the hls4ml graph in da4ml; outputs are the exposed latent values (if any), then the score."""
     from da4ml.trace import FixedVariableArray, comb_trace
@@ -130,10 +150,10 @@ def trace(design: Design, hm):
             raise NotImplementedError(f"layer {layer.name} ({layer.class_name}) is not replayed")
     sc = design.score_format
     if design.score == "kl_clipped":
-        terms = list(x * x)
-        while len(terms) > 1:  # a balanced adder tree: log2(n) levels, not a chain of n - 1
-            terms = [terms[j] + terms[j + 1] if j + 1 < len(terms) else terms[j] for j in range(0, len(terms), 2)]
-        score = _cast(terms[0] * 0.5, int(sc.signed), sc.integer - int(sc.signed), sc.frac, sc.rounding, sc.overflow)
+        total = _tree(list(x * x)) * 0.5
+        if design.dip_shift is not None:
+            total = total + _tree(_dips(design, inp)) * 2.0 ** (design.dip_shift + design.input_format.frac)
+        score = _cast(total, int(sc.signed), sc.integer - int(sc.signed), sc.frac, sc.rounding, sc.overflow)
         out = FixedVariableArray(np.concatenate([x._vars, np.array([score])]))
     else:  # the network's single output is the score
         out = x

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from model import qnet
+from model import pruning, qnet
 from model.design import Design
 
 SIGNAL_PT_GEV = 2.0
@@ -33,27 +33,8 @@ def balanced(y: np.ndarray, seed: int) -> np.ndarray:
     return rng.permutation(keep)
 
 
-def _prunable(design: Design, model, sparsity: float, steps: int):
-    import tensorflow_model_optimization as tfmot
-
-    tf, _ = qnet.qkeras()
-    # frequency=1: the mask follows the schedule every step and reaches the target exactly at end_step
-    # (the default of 100 steps stops short of it on a short run).
-    schedule = tfmot.sparsity.keras.PolynomialDecay(0.0, sparsity, begin_step=0, end_step=max(1, steps), frequency=1)
-    dense = {ly.name for ly in design.layers}
-
-    def wrap(layer):  # the trained layers themselves, so their weights carry over
-        if layer.name in dense:
-            return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
-        return layer
-
-    return tf.keras.models.clone_model(model, clone_function=wrap)
-
-
 def train(design: Design, codes: np.ndarray, labels: pd.DataFrame, cfg: dict[str, Any], verbose: int = 2):
     """Train (and prune) on (n, n_inputs) codes with track labels. Returns (model, history dict)."""
-    import tensorflow_model_optimization as tfmot
-
     tf, _ = qnet.qkeras()
     seed = int(cfg.get("seed", 1))
     tf.keras.utils.set_random_seed(seed)
@@ -89,18 +70,18 @@ def train(design: Design, codes: np.ndarray, labels: pd.DataFrame, cfg: dict[str
     if design.sparsity > 0:
         prune_epochs, finetune = int(cfg.get("prune_epochs", 2)), int(cfg.get("finetune_epochs", 2))
         steps = prune_epochs * int(np.ceil((len(x) - n_val) / int(cfg["batch_size"])))
-        pruned = _prunable(design, model, design.sparsity, steps)
+        pruned = pruning.prunable(design, model, design.sparsity, steps)
         compile_(pruned)
         record(
             pruned.fit(
                 x[n_val:],
                 y[n_val:],
                 epochs=prune_epochs + finetune,
-                callbacks=[tfmot.sparsity.keras.UpdatePruningStep()],
+                callbacks=[pruning.step_callback()],
                 **fit,
             )
         )
-        model = tfmot.sparsity.keras.strip_pruning(pruned)
+        model = pruning.strip(pruned)
     history["signal_tracks"] = [float(y.sum())]
     history["training_tracks"] = [float(len(y))]
     return model, history

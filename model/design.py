@@ -24,18 +24,32 @@ README.md ("Designs"); an example:
     result = "ufixed<8,3,RND_CONV,SAT>"
     [outputs]
     score = "kl_clipped"              # 0.5 * sum(last layer^2), or "network" (the last layer is the score)
+    dip_shift = 3                     # optional, kl_clipped: + 2**dip_shift x the input profiles' dips
     score_format = "ufixed<18,9>"
     decision = "flag"                 # 1 when score > the programmable threshold
     [rtl]
     adder_levels = 8                  # adder levels per pipeline stage (chosen by `pixvae timing`)
     depth_slack = -1                  # da4ml hard_dc: extra adder levels a layer may use (-1: no limit)
+    [decoder]                         # a vae_encoder's off-detector decoder (training, evaluation)
+    units = [24, 48, 64]              # ReLU layers, then a sigmoid output per reconstructed code
+    slices = [0, 1, 2, 3, 4, 5, 6, 7] # the time slices it reconstructs (13 rows each), then y0
+    y0 = true
+    weight = "fixed<8,1>"             # quantization-aware formats (these are the defaults)
+    bias = "fixed<8,4>"
+    result = "ufixed<8,3,RND_CONV,SAT>"
     [threshold]
     on = "normal"                     # tracks whose score sets the committed threshold (or "signal")
     quantile = 0.99
+    [paper]                           # the seed paper's figures for this design, beside ours in reports
+    percent_error_mean = 8.5
     [training]
-    sparsity = 0.0
+    sparsity = 0.0                    # magnitude pruning after the main epochs (prune_epochs, finetune_epochs)
+    beta_min = 5e-5                   # a VAE's KL weight: `beta`, or annealed sinusoidally between
+    beta_max = 2.5e-4                 # beta_min and beta_max over beta_period epochs
+    beta_period = 20
     [training.profiles.short]
     n_tracks = 30000
+    eval_tracks = 10000               # tracks per set measured after training (reference/metrics.json)
     epochs = 30
 """
 
@@ -59,6 +73,7 @@ CHARGE_CODES = ("linear", "sqrt_log")
 # da4ml's pipeline split when a description gives no [rtl] adder_levels (an estimate of what a
 # 4 ns stage holds); `pixvae timing` chooses the depth from closed timing instead.
 DEFAULT_ADDER_LEVELS = 8
+BETA_ANNEAL = ("beta_min", "beta_max", "beta_period")  # [training] keys of a sinusoidal KL-weight anneal
 N_ROWS = 13  # y-profile rows per time slice (the sensor's 13 rows)
 
 
@@ -116,6 +131,26 @@ DECISION_FORMAT = FixedFormat(1, 1, signed=False)
 
 
 @dataclass(frozen=True)
+class Decoder:
+    """A VAE's decoder: off-detector, for training and evaluation only (never exported).
+
+    It reconstructs the y-profiles of `slices` (13 rows each, in the input's charge code) and y0
+    from the latent means, through ReLU layers of `units` and a sigmoid output; its weights,
+    biases and hidden activations are quantization-aware in the given formats."""
+
+    units: tuple[int, ...]
+    slices: tuple[int, ...]
+    y0: bool
+    weight: FixedFormat
+    bias: FixedFormat
+    result: FixedFormat
+
+    @property
+    def n_out(self) -> int:
+        return len(self.slices) * N_ROWS + int(self.y0)
+
+
+@dataclass(frozen=True)
 class Design:
     name: str
     kind: str
@@ -133,6 +168,9 @@ class Design:
     training: dict[str, Any] = field(default_factory=dict)
     adder_levels: int = DEFAULT_ADDER_LEVELS  # adder levels per pipeline stage of the exported RTL
     depth_slack: int = -1  # da4ml hard_dc: adder levels a layer may use beyond its minimum (-1: no limit)
+    decoder: Decoder | None = None  # a vae_encoder's off-detector decoder
+    paper: dict[str, Any] = field(default_factory=dict)  # the seed paper's figures for this design
+    dip_shift: int | None = None  # a kl_clipped score plus (sum of y-profile dips) x 2**dip_shift
 
     # --- derived sizes -----------------------------------------------------------------------
     @property
@@ -321,18 +359,30 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
             f"{src}: [outputs] 'decision' = {decision!r} must be an identifier other than mu, score, valid, data"
         )
     last = layers[-1]
+    dip_shift = _get(outs, "dip_shift", int, "[outputs] ", src, None)
     if score == "kl_clipped":
         if kind != "vae_encoder":
             raise DesignError(f"{src}: [outputs] 'score' kl_clipped belongs to a vae_encoder")
         mu = last.result
-        worst = last.units * (1 << (2 * (mu.width - 1)))  # every mean at its most negative value
-        if score_fmt.signed or score_fmt.frac != 2 * mu.frac + 1 or score_fmt.raw_max < worst:
+        # The largest score: every mean at its most negative value, and with dips every interior
+        # row of every slice dipping from the top code to zero.
+        worst = last.units * (mu.raw_min * 2.0**-mu.frac) ** 2 / 2
+        frac = 2 * mu.frac + 1
+        if dip_shift is not None:
+            frac = max(frac, -dip_shift)
+            worst += len(enc.slices) * (N_ROWS - 2) * in_fmt.raw_max * 2.0**dip_shift
+        worst = int(worst * 2.0**score_fmt.frac)
+        if score_fmt.signed or score_fmt.frac < frac or (dip_shift is None and score_fmt.frac != frac) \
+                or score_fmt.raw_max < worst:
+            what = "0.5*sum(mu^2)" + (f" + dips * 2**{dip_shift}" if dip_shift is not None else "")
             raise DesignError(
-                f"{src}: [outputs] 'score_format' {score_fmt.hls()} cannot hold 0.5*sum(mu^2) exactly for "
-                f"{last.units} means of {mu.hls()} (needs ufixed with {2 * mu.frac + 1} fraction bits and "
+                f"{src}: [outputs] 'score_format' {score_fmt.hls()} cannot hold {what} exactly for "
+                f"{last.units} means of {mu.hls()} (needs ufixed with {frac} fraction bits and "
                 f"raw max >= {worst})"
             )
     elif score == "network":
+        if dip_shift is not None:
+            raise DesignError(f"{src}: [outputs] 'dip_shift' belongs to a kl_clipped score")
         if last.units != 1:
             raise DesignError(
                 f"{src}: [outputs] 'score' network needs a last layer of 1 unit, '{last.name}' has {last.units}"
@@ -354,8 +404,6 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
     sparsity = float(_get(training, "sparsity", (int, float), "[training] ", src, 0.0))
     if not 0 <= sparsity < 1:
         raise DesignError(f"{src}: [training] 'sparsity' = {sparsity} must be in [0, 1)")
-    if sparsity and kind == "vae_encoder":
-        raise DesignError(f"{src}: [training] 'sparsity': pruning is implemented for classifiers only so far")
     rtl = _get(doc, "rtl", dict, "", src, {})
     adder_levels = _get(rtl, "adder_levels", int, "[rtl] ", src, DEFAULT_ADDER_LEVELS)
     if adder_levels < 1:
@@ -363,12 +411,20 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
     depth_slack = _get(rtl, "depth_slack", int, "[rtl] ", src, -1)
     if depth_slack < -1:
         raise DesignError(f"{src}: [rtl] 'depth_slack' = {depth_slack} must be -1 (no limit) or >= 0")
+    decoder = _decoder(doc, kind, enc, layers, src)
+    paper = _get(doc, "paper", dict, "", src, {})
     if name != folder.name:
         raise DesignError(f"{src}: 'name' = {name!r} must equal the design's folder name {folder.name!r}")
     for pname, prof in training.get("profiles", {}).items():
         for key in ("n_tracks", "epochs"):
             if not isinstance(prof.get(key), int) or prof[key] < 1:
                 raise DesignError(f"{src}: [training.profiles.{pname}] '{key}' must be an integer >= 1")
+        cfg = {k: v for k, v in training.items() if k != "profiles"} | prof
+        beta = {k: cfg[k] for k in BETA_ANNEAL if k in cfg}
+        if beta and (len(beta) != 3 or any(isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0
+                                           for v in beta.values()) or beta["beta_min"] > beta["beta_max"]):
+            raise DesignError(f"{src}: [training.profiles.{pname}] a beta anneal needs {', '.join(BETA_ANNEAL)} "
+                              "> 0 with beta_min <= beta_max")
     return Design(
         name,
         kind,
@@ -386,4 +442,29 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
         training,
         adder_levels,
         depth_slack,
+        decoder,
+        paper,
+        dip_shift,
     )
+
+
+def _decoder(doc: dict[str, Any], kind: str, enc: Encoding, layers: list[Dense], src: Path) -> Decoder | None:
+    """A vae_encoder's [decoder]; without one, one hidden layer as wide as the encoder's widest
+    reconstructs the encoder's own inputs."""
+    if kind != "vae_encoder":
+        if "decoder" in doc:
+            raise DesignError(f"{src}: [decoder] belongs to a vae_encoder design")
+        return None
+    dec = _get(doc, "decoder", dict, "", src, {})
+    units = _get(dec, "units", list, "[decoder] ", src, [max(ly.units for ly in layers)])
+    if not units or any(isinstance(u, bool) or not isinstance(u, int) or u < 1 for u in units):
+        raise DesignError(f"{src}: [decoder] 'units' must list layer widths >= 1")
+    slices = tuple(_get(dec, "slices", list, "[decoder] ", src, list(enc.slices)))
+    if not slices or any(not isinstance(s, int) or isinstance(s, bool) or not 0 <= s < 20 for s in slices):
+        raise DesignError(f"{src}: [decoder] 'slices' must list time-slice indices 0..19")
+    fmts = {key: _fmt(dec, key, "[decoder] ", src) if key in dec else F.parse(default)
+            for key, default in (("weight", "fixed<8,1>"), ("bias", "fixed<8,4>"),
+                                 ("result", "ufixed<8,3,RND_CONV,SAT>"))}
+    if not fmts["weight"].signed or not fmts["bias"].signed or fmts["result"].signed:
+        raise DesignError(f"{src}: [decoder] weight and bias are signed (fixed), the ReLU result unsigned (ufixed)")
+    return Decoder(tuple(units), slices, bool(_get(dec, "y0", bool, "[decoder] ", src, enc.y0)), **fmts)

@@ -39,23 +39,45 @@ def y0_codes(design: Design, y_local_mm: np.ndarray) -> np.ndarray:
     return np.clip(np.floor((y - lo) / ((hi - lo) / (1 << bits))), 0, (1 << bits) - 1).astype(np.int64)
 
 
-def _codes(design: Design, profiles: np.ndarray, y_local_mm: np.ndarray) -> np.ndarray:
-    """(n, n_inputs) codes from (n, len(slices), 13) y-profiles and y-local."""
+def _codes(design: Design, profiles: np.ndarray, y_local_mm: np.ndarray, y0: bool) -> np.ndarray:
+    """(n, len(slices) * 13 [+ 1]) codes from (n, len(slices), 13) y-profiles and y-local."""
     rows = charge_codes(design, profiles).reshape(len(profiles), -1)
-    if not design.encoding.y0:
+    if not y0:
         return rows
     return np.concatenate([rows, y0_codes(design, y_local_mm)[:, None]], axis=1)
+
+
+def profiles(ts: TrackSet, slices: list[int], seed: int = 0, noise_e: float = 80.0, threshold_e: float = 400.0,
+             apply_readout: bool = True) -> np.ndarray:
+    """(n, len(slices), 13) y-profiles in electrons, after readout unless told otherwise."""
+    charges = readout(ts.charges, noise_e, threshold_e, seed, slices) if apply_readout else ts.charges[:, slices]
+    return charges.sum(axis=-1, dtype=np.float32)
 
 
 def inputs(design: Design, ts: TrackSet, seed: int = 0, noise_e: float = 80.0, threshold_e: float = 400.0,
            apply_readout: bool = True) -> np.ndarray:
     """(n, design.n_inputs) raw input codes of the tracks."""
-    slices = list(design.encoding.slices)
-    charges = readout(ts.charges, noise_e, threshold_e, seed, slices) if apply_readout else ts.charges[:, slices]
-    return _codes(design, charges.sum(axis=-1, dtype=np.float32), ts.labels["y-local"].to_numpy())
+    prof = profiles(ts, list(design.encoding.slices), seed, noise_e, threshold_e, apply_readout)
+    return _codes(design, prof, ts.labels["y-local"].to_numpy(), design.encoding.y0)
 
 
 def inputs_from_cache(design: Design, cache) -> np.ndarray:
     """The same codes from an imported release's features cache (model/feature_cache.py), whose
     profiles were summed after the readout recorded in the cache."""
-    return _codes(design, cache.profiles_of(list(design.encoding.slices)), cache.labels["y-local"].to_numpy())
+    return _codes(design, cache.profiles_of(list(design.encoding.slices)), cache.labels["y-local"].to_numpy(),
+                  design.encoding.y0)
+
+
+def decoder_codes(design: Design, prof: np.ndarray, y_local_mm: np.ndarray) -> np.ndarray:
+    """(n, decoder.n_out) codes a VAE's decoder reconstructs, from the y-profiles of the decoder's
+    slices (the same readout as the inputs: its noise is seeded per slice, so a slice that is
+    both input and target has equal codes in both)."""
+    return _codes(design, prof, y_local_mm, design.decoder.y0)
+
+
+def decoder_targets(design: Design, ts: TrackSet, seed: int = 0) -> np.ndarray:
+    return decoder_codes(design, profiles(ts, list(design.decoder.slices), seed), ts.labels["y-local"].to_numpy())
+
+
+def decoder_targets_from_cache(design: Design, cache) -> np.ndarray:
+    return decoder_codes(design, cache.profiles_of(list(design.decoder.slices)), cache.labels["y-local"].to_numpy())

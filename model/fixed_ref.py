@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.design import Dense, Design
+from model.design import N_ROWS, Dense, Design
 from model.formats import FixedFormat
 
 
@@ -79,27 +79,43 @@ class IntegerNetwork:
             x, frac = layer(x, frac), layer.spec.result.frac
         return x
 
-    def score(self, last: np.ndarray) -> np.ndarray:
-        return score_raw(self.design, last)
+    def score(self, x_raw: np.ndarray, last: np.ndarray) -> np.ndarray:
+        return score_raw(self.design, last, x_raw)
 
     def outputs(self, x_raw: np.ndarray, threshold_raw: int | np.ndarray) -> np.ndarray:
         """Every output column of the design, in design.output_columns order (raw integers)."""
         last = self.forward(x_raw)
-        score = self.score(last)
+        score = self.score(x_raw, last)
         parts = [last] if self.design.latent else []
         return np.column_stack([*parts, score, decision(score, threshold_raw)]).astype(np.int64)
 
 
-def score_raw(design: Design, last: np.ndarray) -> np.ndarray:
-    """The on-chip score in score_format raw units.
+def profile_dips(design: Design, x_raw: np.ndarray) -> np.ndarray:
+    """Sum over the input slices and their interior rows of max(0, min(left, right) - row): how far
+    each y-profile row falls below both its neighbours, in input-code LSBs. A dead row or a dead
+    pixel cuts such a dip into a profile; a normal track's profile rarely has one."""
+    n_rows = N_ROWS
+    p = np.asarray(x_raw, dtype=np.int64)[:, : len(design.encoding.slices) * n_rows]
+    p = p.reshape(len(p), -1, n_rows)
+    return np.maximum(np.minimum(p[:, :, :-2], p[:, :, 2:]) - p[:, :, 1:-1], 0).sum(axis=(1, 2))
+
+
+def score_raw(design: Design, last: np.ndarray, x_raw: np.ndarray) -> np.ndarray:
+    """The on-chip score in score_format raw units, from the last layer's results and the inputs.
 
     kl_clipped: 0.5 * sum(mu^2) is exact: mu^2 has 2f fraction bits, the 0.5 adds one, so the raw
-    score is sum(m^2) for raw means m (the design check guarantees the format holds it).
+    score is sum(m^2) for raw means m, shifted to the score's fraction bits F >= 2f + 1 (the
+    design check guarantees the format holds it); with dip_shift, plus
+    profile_dips * 2**dip_shift, that is profile_dips << (dip_shift + F).
     network: the last layer's single output is the score.
     """
-    if design.score == "kl_clipped":
-        return np.sum(np.asarray(last, dtype=np.int64) ** 2, axis=-1)
-    return np.asarray(last, dtype=np.int64)[:, 0]
+    if design.score != "kl_clipped":
+        return np.asarray(last, dtype=np.int64)[:, 0]
+    frac = design.score_format.frac
+    kl = np.sum(np.asarray(last, dtype=np.int64) ** 2, axis=-1) << (frac - 2 * design.layers[-1].result.frac - 1)
+    if design.dip_shift is None:
+        return kl
+    return kl + (profile_dips(design, x_raw) << (design.dip_shift + frac))
 
 
 def decision(score: np.ndarray, threshold_raw: int | np.ndarray) -> np.ndarray:

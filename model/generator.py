@@ -330,3 +330,24 @@ def generate(
     if readout:
         tracks.charges = apply_readout(tracks.charges, seed=seed)
     return tracks
+
+
+def generate_chunks(n: int, chunk: int, spectrum: str = "falling", seed: int = 0,
+                    config: GeneratorConfig | None = None, workers: int = 2) -> Iterator[TrackSet]:
+    """The tracks of ``generate(n, spectrum, seed)`` (raw), handed out about `chunk` at a time, so
+    a large set never sits in memory at once."""
+    if spectrum not in SPECTRA:
+        raise ValueError(f"spectrum: expected one of {SPECTRA}, found '{spectrum}'")
+    if n < 1:
+        raise ValueError(f"n: expected a positive number of tracks, found {n}")
+    cfg = config or GeneratorConfig()
+    charges: list[np.ndarray] = []
+    labels: list[pd.DataFrame] = []
+    for block_charges, block_labels in _blocks(n, spectrum, seed, cfg, workers, _pool_context()):
+        charges.append(block_charges)
+        labels.append(block_labels)
+        if sum(len(c) for c in charges) >= chunk:
+            yield TrackSet(np.concatenate(charges), pd.concat(labels, ignore_index=True).loc[:, list(LABEL_COLUMNS)])
+            charges, labels = [], []
+    if charges:
+        yield TrackSet(np.concatenate(charges), pd.concat(labels, ignore_index=True).loc[:, list(LABEL_COLUMNS)])

@@ -34,6 +34,8 @@ SCORE_DEFINITIONS = {
     "kl_clipped": "0.5 * sum(mu_j^2) over the last layer's results, exact",
     "network": "the last layer's single result",
 }
+DIPS_DEFINITION = (" + 2**dip_shift * (sum over input slices and interior rows r of max(0, min(x[r-1], x[r+1]) - x[r])"
+                   ", input codes as raw integers)")
 
 
 class ReferenceError(RuntimeError):
@@ -91,7 +93,8 @@ def weights_json(net: IntegerNetwork) -> str:
         )
     outputs = {
         "score": d.score,
-        "score_definition": SCORE_DEFINITIONS[d.score],
+        "score_definition": SCORE_DEFINITIONS[d.score] + (DIPS_DEFINITION if d.dip_shift is not None else ""),
+        **({"dip_shift": d.dip_shift} if d.dip_shift is not None else {}),
         "score_format": d.score_format.hls(),
         "decision": d.decision,
         "decision_definition": "score > score_threshold (raw integers of score_format)",
@@ -191,6 +194,11 @@ def load(path: Path, design: Design) -> Reference:
                 _matrix(ly, "kernel", (spec.n_in, spec.units), spec.weight, src, where),
                 _matrix(ly, "bias", (spec.units,), spec.bias, src, where),
             )
+        )
+    if doc.get("outputs", {}).get("dip_shift") != design.dip_shift:
+        raise ReferenceError(
+            f"{src}: score dip_shift {doc.get('outputs', {}).get('dip_shift')!r} differs from the design's "
+            f"{design.dip_shift!r} (stale reference: retrain)"
         )
     if doc.get("outputs", {}).get("score_format") != design.score_format.hls():
         raise ReferenceError(

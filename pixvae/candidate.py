@@ -37,7 +37,7 @@ def version_name() -> str:
 
 def physics(net: IntegerNetwork, g: G.Golden, threshold_raw: int) -> dict[str, float]:
     """Defect-detection AUCs and decision rates of a model, on the given golden inputs (same for both models)."""
-    score = net.score(net.forward(g.x))
+    score = net.score(g.x, net.forward(g.x))
     normal = score[g.sets == "normal"]
     out: dict[str, float] = {"normal_decision_rate": float(np.mean(normal > threshold_raw))}
     for kind in stages.DEFECT_KINDS:

@@ -29,13 +29,15 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from hw.synth import SynthError
     from hw.timing import TimingError
     from hw.toolchain import ToolchainError
+    from model.decoder import DecoderError
     from model.design import DesignError
     from model.reference import ReferenceError
+    from pixvae.measure import MetricsError
     from tb.bulk import BulkError
 
     errs: list[type[BaseException]] = [GoldenError, HlsError, ToolchainError, ReferenceError, BulkError,
                                        ParameterError, RtlError, DesignError, SynthError, TimingError, ClockError,
-                                       FileNotFoundError]
+                                       DecoderError, MetricsError, FileNotFoundError]
     try:
         from model.dataformat import DataFormatError
 
@@ -502,6 +504,83 @@ def flow(design_name: str, run_dir: Path | None, profile: str, clock_ns: float |
     _, _, results = stages.full_run(design, run, profile, run.golden, adder_levels, clock_ns, budget_ns)
     results["report"] = str(report.write(design, run, results))
     _finish(results, run)
+
+
+committed_ref_opt = click.option("--reference", type=click.Path(path_type=Path), default=None,
+                                 help="Reference model directory [default: the committed golden/DESIGN/reference].")
+seed_set_opt = click.option("--seed-set", type=click.IntRange(min=0), default=1, show_default=True,
+                            help="Which independent seeded sets to generate (the training run measured set 0).")
+tracks_opt = click.option("--tracks", type=click.IntRange(min=100), default=None,
+                          help="Tracks per set (normal test, each defect, normal reference) [default: the sizes in "
+                               "the reference's metrics.json, else 55,000 as the paper].")
+
+
+def _measure(design_name: str, reference: Path | None, tracks: int | None, seed_set: int):
+    from pixvae import measure
+
+    design = _design(design_name)
+    ref_dir = reference or design.reference_dir
+    committed = ref_dir / measure.METRICS_FILE
+    if tracks:
+        sizes = {k: tracks for k in measure.DEFAULT_SIZES}
+    elif committed.is_file():
+        from model import reference as refmod
+
+        sizes = measure.load_metrics(committed, refmod.model_hash(ref_dir)).get("sample_sizes", {})
+        sizes = {k: int(sizes.get(k, v)) for k, v in measure.DEFAULT_SIZES.items()}
+    else:
+        sizes = dict(measure.DEFAULT_SIZES)
+    return design, ref_dir, measure.run(design, ref_dir, sizes, seed_set)
+
+
+@main.command()
+@design_opt
+@committed_ref_opt
+@tracks_opt
+@seed_set_opt
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="metrics.json to write [default: build/evaluate/DESIGN/metrics.json].")
+@one_line_errors
+def evaluate(design_name: str, reference: Path | None, tracks: int | None, seed_set: int, out: Path | None) -> None:
+    """The paper's measurements of a reference model on fresh seeded tracks, checked against the
+    metrics.json of its training run (exit 1 when a figure differs by more than 3 standard errors)."""
+    from pixvae import measure
+
+    design, ref_dir, m = _measure(design_name, reference, tracks, seed_set)
+    out = out or Path("build") / "evaluate" / design.name / measure.METRICS_FILE
+    doc = measure.write_metrics(m, out)
+    click.echo("\n".join(measure.table(design, doc)))
+    click.echo(f"wrote {out}")
+    committed = ref_dir / measure.METRICS_FILE
+    if not committed.is_file():
+        click.echo(f"no {committed} to check against")
+        return
+    bad = measure.compare(measure.load_metrics(committed, m.model_hash), doc)
+    if bad:
+        for line in bad:
+            click.echo(f"DISAGREES: {line}", err=True)
+        click.echo(f"error: {len(bad)} figures of {committed} do not hold on fresh tracks", err=True)
+        sys.exit(1)
+    click.echo(f"agrees with {committed} within {measure.AGREE_SIGMA:g} standard errors")
+
+
+@main.command()
+@design_opt
+@committed_ref_opt
+@tracks_opt
+@seed_set_opt
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Folder for report.html and metrics.json [default: build/report/DESIGN].")
+@one_line_errors
+def report(design_name: str, reference: Path | None, tracks: int | None, seed_set: int, out: Path | None) -> None:
+    """A self-contained HTML report of the paper's measurements (plots embedded), metrics.json beside it."""
+    from pixvae import measure, model_report
+
+    design, _, m = _measure(design_name, reference, tracks, seed_set)
+    out = out or Path("build") / "report" / design.name
+    doc = measure.write_metrics(m, out / measure.METRICS_FILE)
+    click.echo("\n".join(measure.table(design, doc)))
+    click.echo(f"wrote {model_report.write(design, m, doc, out)} and {out / measure.METRICS_FILE}")
 
 
 if __name__ == "__main__":

@@ -16,13 +16,16 @@ from hw import golden as G
 from hw import rtl as R
 from model import reference
 from model.design import Design
+from pixvae import measure
 from pixvae.paths import RunPaths
 from tb import stimulus
 
 DEFECT_KINDS = ("dead_pixel", "loud_pixel", "dead_row")
 # Golden vector sets: normal tracks, each defect applied to other tracks, random and corner codes.
 GOLDEN_COUNTS = {"normal": 1200, "dead_pixel": 300, "loud_pixel": 300, "dead_row": 300, "random": 400}
+DEFAULT_EVAL_TRACKS = 2000  # tracks per set measured after training, unless the profile says `eval_tracks`
 TRAIN_SEED, TEST_SEED, DEFECT_SEED, RANDOM_SEED = 1, 2, 3, 4
+PARQUET_MAX_TRACKS = 100_000  # larger generated training sets go straight to a features file
 TEST_TRACKS = 8000  # golden sets (2,100 tracks) plus the normal tracks that set the score threshold
 
 
@@ -32,53 +35,64 @@ def log(msg: str) -> None:
 
 def make_data(out: Path, n: int, seed: int, spectrum: str = "falling") -> Path:
     """Generate tracks and write them in the public release's parquet layout (cached by n/seed)."""
-    from model import dataformat, generator
+    from model import dataformat, feature_cache, generator
 
     stamp = out / "pixvae_data.json"
     key = {"n": n, "seed": seed, "spectrum": spectrum}
     if stamp.is_file() and json.loads(stamp.read_text()) == key:
         log(f"data: reusing {out} ({n} tracks, seed {seed})")
         return out
-    log(f"data: generating {n} {spectrum}-spectrum tracks (seed {seed}) -> {out}")
-    ts = generator.generate(n, spectrum=spectrum, seed=seed, progress=True)
-    dataformat.write_parquet(ts, out, file_id=17301 + seed)
+    if n > PARQUET_MAX_TRACKS:
+        log(f"data: generating {n} {spectrum}-spectrum tracks (seed {seed}) into {out / 'features.npz'} "
+            f"(y-profiles after readout; as parquet they would take {n * 44_000 / 1e9:.0f} GB)")
+        feature_cache.generate_features(out, n, seed, spectrum)
+    else:
+        (out / feature_cache.FEATURES_FILE).unlink(missing_ok=True)  # it would be read instead
+        log(f"data: generating {n} {spectrum}-spectrum tracks (seed {seed}) -> {out}")
+        ts = generator.generate(n, spectrum=spectrum, seed=seed, progress=True)
+        dataformat.write_parquet(ts, out, file_id=17301 + seed)
     stamp.write_text(json.dumps(key))
     return out
 
 
-def load_codes(design: Design, data_dir: Path, seed: int) -> tuple[np.ndarray, Any]:
-    """The design's input codes and the tracks' labels (as `.labels`) of a dataset: from its
-    features cache when `pixvae data import` wrote one (a full release never sits in memory),
-    else read in the real format."""
+def load_codes(design: Design, data_dir: Path, seed: int) -> tuple[np.ndarray, Any, np.ndarray | None]:
+    """The design's input codes, the tracks' labels (as `.labels`) and, for a VAE, its decoder's
+    target codes, of a dataset: from its features cache when `pixvae data import` wrote one (a
+    full release never sits in memory), else read in the real format."""
     from model import dataformat, encoding, feature_cache
 
+    vae = design.decoder is not None
     if (Path(data_dir) / feature_cache.FEATURES_FILE).is_file():
         cache = feature_cache.load_features(data_dir)
         log(f"data: {len(cache)} tracks from {Path(data_dir) / feature_cache.FEATURES_FILE} "
             f"(readout {cache.readout})")
-        return encoding.inputs_from_cache(design, cache), cache
+        targets = encoding.decoder_targets_from_cache(design, cache) if vae else None
+        return encoding.inputs_from_cache(design, cache), cache, targets
     ts = dataformat.read_dataset(data_dir)
-    return encoding.inputs(design, ts, seed=seed), ts
-
-
-def trainer(design: Design):
-    """The training procedure a design's kind implies."""
-    if design.kind == "classifier":
-        from model import classifier
-
-        return classifier.train
-    from model import vae
-
-    return vae.train
+    targets = encoding.decoder_targets(design, ts, seed=seed) if vae else None
+    return encoding.inputs(design, ts, seed=seed), ts, targets
 
 
 def train(design: Design, train_dir: Path, ref_dir: Path, profile: str) -> str:
+    """Train the design's network (a VAE for vae_encoder designs, with its decoder saved beside
+    the reference; a classifier otherwise) and save the reference model."""
+    from model import decoder
+
     cfg = design.profile(profile)
-    codes, ts = load_codes(design, train_dir, seed=TRAIN_SEED)
+    codes, ts, targets = load_codes(design, train_dir, seed=TRAIN_SEED)
     n = min(len(codes), int(cfg["n_tracks"]))
-    log(f"train: {design.name} ({design.kind}), {profile} profile, {n} tracks, {cfg['epochs']} epochs")
+    log(f"train: {design.name} ({design.kind}), {profile} profile, {n} tracks, {cfg['epochs']} epochs"
+        + (f", pruned to {design.sparsity:g}" if design.sparsity else ""))
     t0 = time.perf_counter()
-    model, history = trainer(design)(design, codes[:n], ts.labels.iloc[:n], cfg)
+    if design.kind == "classifier":
+        from model import classifier
+
+        model, history = classifier.train(design, codes[:n], ts.labels.iloc[:n], cfg)
+        dec_model = None
+    else:
+        from model import vae
+
+        model, history, dec_model = vae.train(design, codes[:n], targets[:n], cfg)
     net = reference.from_keras(design, model)
     meta = {
         "profile": profile,
@@ -90,7 +104,14 @@ def train(design: Design, train_dir: Path, ref_dir: Path, profile: str) -> str:
         "host": platform.platform(),
     }
     digest = reference.save(ref_dir, net, hls.hls_config(design), meta)
+    if dec_model is not None:
+        decoder.save(ref_dir, decoder.from_keras(design, dec_model, digest))
     log(f"train: saved reference model {digest[:12]} -> {ref_dir}")
+    n_eval = int(cfg.get("eval_tracks", DEFAULT_EVAL_TRACKS))
+    sizes = {"test": n_eval, "defect_each": n_eval, "reference": n_eval}
+    m = measure.run(design, ref_dir, sizes, progress=False, log=log)
+    measure.write_metrics(m, ref_dir / measure.METRICS_FILE)
+    log(f"train: the paper's measurements on {n_eval:,} fresh tracks per set -> {ref_dir / measure.METRICS_FILE}")
     return digest
 
 
@@ -158,7 +179,7 @@ def threshold(ref: reference.Reference, codes: np.ndarray, labels: Any) -> tuple
     from model import classifier
 
     d = ref.design
-    scores = ref.network.score(ref.network.forward(codes))
+    scores = ref.network.score(codes, ref.network.forward(codes))
     what = "normal tracks"
     if d.threshold_on == "signal":
         scores = scores[classifier.signal_labels(labels) == 1]

@@ -57,6 +57,11 @@ BAD = [
     (r'^name = "user-net"$', 'name = "other"', "folder name"),
     (r'^\[outputs\]$', "[rtl]\nadder_levels = 0\n\n[outputs]", "[rtl] 'adder_levels' = 0"),
     (r'^\[outputs\]$', '[rtl]\nadder_levels = "deep"\n\n[outputs]', "[rtl] 'adder_levels'"),
+    (r'^\[outputs\]$', "[decoder]\nunits = [24, 0]\n\n[outputs]", "[decoder] 'units'"),
+    (r'^\[outputs\]$', "[decoder]\nslices = [0, 20]\n\n[outputs]", "[decoder] 'slices'"),
+    (r'^\[outputs\]$', '[decoder]\nweight = "ufixed<8,1>"\n\n[outputs]', "[decoder] weight and bias are signed"),
+    (r'^\[training\]$', "[training]\nbeta_min = 1e-4", "a beta anneal needs"),
+    (r'^decision = "flag"$', 'decision = "flag"\ndip_shift = 3', "cannot hold 0.5*sum(mu^2) + dips * 2**3"),
 ]
 
 

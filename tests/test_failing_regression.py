@@ -145,15 +145,17 @@ def test_pixvae_sim_and_regress_fail(vae_low_build, tmp_path: Path, command: str
     assert '"passed": false' in summary
 
 
+# The flow and a candidate end in the same simulate-and-judge step as `pixvae sim` (every fault
+# above goes through that); here one fault each shows that their own exit status carries it:
+# the flow makes its own golden set, so a flipped bit in it; a candidate is a model change, so
+# a wrong RTL.
 def test_pixvae_flow_fails_at_its_final_stage(vae_low_build, tmp_path: Path) -> None:
-    """Each fault in turn through `pixvae flow --profile tiny` in one run directory."""
-    for fault in ("rtl_shift", "golden_bit", "tb_raise"):
-        proc = pixvae("flow", "--run-dir", str(tmp_path / "run"), "--profile", "tiny", fault=fault)
-        assert "== RTL regression summary ==" in proc.stdout, proc.stderr[-3000:]  # it reached the last stage
-        assert_fails(proc, fault)
+    proc = pixvae("flow", "--run-dir", str(tmp_path / "run"), "--profile", "tiny", fault="golden_bit")
+    assert "== RTL regression summary ==" in proc.stdout, proc.stderr[-3000:]  # it reached the last stage
+    assert_fails(proc, "golden_bit")
 
 
-@pytest.mark.parametrize("fault", ["rtl_shift", "golden_bit", "tb_raise"])
+@pytest.mark.parametrize("fault", ["rtl_shift"])
 def test_pixvae_candidate_fails(vae_low_build, tmp_path: Path, fault: str) -> None:
     out = tmp_path / "candidates"
     proc = pixvae("candidate", "--profile", "tiny", "--version", "v", "--out", str(out),

@@ -47,7 +47,7 @@ def test_vae_low_formats_as_in_the_paper(vae_low: Design) -> None:
 
 def test_score_is_half_sum_of_squares(vae_low: Design) -> None:
     mu = np.array([[16, -16, 0, 0, 0, 0, 0, 0], [-128] * 8])  # (1, -1, 0...) and all -8.0
-    score = vae_low.score_format.to_float(fixed_ref.score_raw(vae_low, mu))
+    score = vae_low.score_format.to_float(fixed_ref.score_raw(vae_low, mu, None))
     assert score.tolist() == [1.0, 256.0]
 
 
@@ -63,3 +63,15 @@ def test_truncation_and_wrap_casts() -> None:
     # 3.875 truncates to 3.75 and wraps to -0.25; -1/8 truncates (floor) to -1/4; 4.0 wraps to 0
     raw = np.array([0b011111, -1, 0b100000])
     assert fixed_ref.cast(raw, 3, fmt).tolist() == [-1, -1, 0]
+
+
+def test_profile_dips_by_hand(vae_low: Design) -> None:
+    """A row below both neighbours counts by how far it is below the lower of them; rows at the
+    ends of a slice's profile, and y0, are never dips."""
+    x = np.zeros((3, vae_low.n_inputs), dtype=np.int64)
+    x[0, :13] = [0, 5, 2, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0]  # row 2: min(5, 7) - 2 = 3
+    x[1, 13:26] = [3, 3, 0, 3, 3, 0, 0, 0, 0, 0, 0, 9, 0]  # a dead row: 3; row 12 is an end
+    x[1, 26:39] = [9, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]  # row 1: 9
+    x[2, 39:52] = [0, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 0]  # a plateau has none
+    x[2, 52] = 15  # y0
+    assert fixed_ref.profile_dips(vae_low, x).tolist() == [3, 12, 0]

@@ -1,0 +1,112 @@
+"""The paper's measurements of a reference model as files: metrics.json (model.evaluation), the
+check of a committed metrics.json against a fresh measurement, and the self-contained HTML
+report (`pixvae report`)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from model import decoder as decmod
+from model import evaluation as E
+from model import reference
+from model.design import Design
+
+METRICS_FILE = "metrics.json"
+# Two measurements of one model on independent seeded sets agree when every figure differs by
+# less than this many combined standard errors (3: with some 20 figures compared, a correct
+# model fails the check with a probability of about 5%; seeded data makes the outcome fixed).
+AGREE_SIGMA = 3.0
+# The figures metrics.json shares with the paper (percent).
+PAPER_KEYS = ("percent_error_mean", "percent_error_median", "compressed_size", "compressed_size_1pct_raw",
+              "br_at_se93", "br_at_se98", "ad_eff_at_br90", "ad_auc")
+# Our figures beside them (the percent error measured other ways, pileup rejection without compression).
+EXTRA_KEYS = ("percent_error_codes_mean", "percent_error_codes_median", "percent_error_codespace_mean",
+              "percent_error_code_floor_mean", "br_at_se93_uncompressed", "br_at_se98_uncompressed")
+DEFAULT_SIZES = {"test": 55_000, "defect_each": 55_000, "reference": 55_000}
+
+
+class MetricsError(RuntimeError):
+    """A missing, malformed or stale metrics file (message is one line)."""
+
+
+def run(design: Design, ref_dir: Path, sizes: dict[str, int], seed_set: int = 0, progress: bool = True,
+        log=print) -> E.Measured:
+    ref = reference.load(ref_dir, design)
+    dec = decmod.load(ref_dir, design, ref.model_hash) if design.decoder is not None else None
+    return E.measure(design, ref.network, ref.model_hash, dec, sizes["test"], sizes["defect_each"],
+                     sizes["reference"], seed_set=seed_set, progress=progress, log=log)
+
+
+def sources() -> dict[str, str]:
+    return {"tracks": "model.generator (this project's PixelAV-like generator), not the public release",
+            "seeds": json.dumps(E.SEEDS)}
+
+
+def write_metrics(m: E.Measured, path: Path) -> dict[str, Any]:
+    doc = E.metrics_json(m, sources())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    tmp.replace(path)
+    return doc
+
+
+def load_metrics(path: Path, model_hash: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise MetricsError(f"{path}: missing (`pixvae train` writes it beside the reference)")
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise MetricsError(f"{path}: corrupt JSON ({e.msg} at line {e.lineno})") from None
+    if doc.get("model_hash") != model_hash:
+        raise MetricsError(f"{path}: made for model {str(doc.get('model_hash'))[:12]}, the reference is "
+                           f"{model_hash[:12]} (stale: retrain or re-evaluate)")
+    return doc
+
+
+def _flat(values: dict[str, Any], errors: dict[str, Any], prefix: str = "") -> dict[str, tuple[float, float]]:
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out |= _flat(value, errors.get(key, {}), f"{prefix}{key}.")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and key in errors:
+            out[prefix + key] = (float(value), float(errors[key]))
+    return out
+
+
+def compare(committed: dict[str, Any], fresh: dict[str, Any]) -> list[str]:
+    """Figures (with a statistical error) that differ by more than AGREE_SIGMA combined errors."""
+    keys = PAPER_KEYS + EXTRA_KEYS
+    a = _flat({k: v for k, v in committed.items() if k in keys}, committed.get("errors", {}))
+    b = _flat({k: v for k, v in fresh.items() if k in keys}, fresh.get("errors", {}))
+    bad = []
+    for key in sorted(a.keys() & b.keys()):
+        (va, ea), (vb, eb) = a[key], b[key]
+        sigma = math.hypot(ea, eb)
+        if abs(va - vb) > AGREE_SIGMA * sigma:
+            bad.append(f"{key}: committed {va:.2f} +- {ea:.2f}, fresh {vb:.2f} +- {eb:.2f} "
+                       f"({abs(va - vb) / sigma if sigma else math.inf:.1f} sigma)")
+    missing = sorted(set(a) ^ set(b))
+    bad += [f"{key}: in only one of the two measurements" for key in missing]
+    return bad
+
+
+def table(design: Design, doc: dict[str, Any]) -> list[str]:
+    """One line per figure: ours with its error and sample size, the paper's beside it."""
+    paper = design.paper
+    errs = doc.get("errors", {})
+    lines = [f"{'figure':<34} {'ours':>18} {'paper':>8}"]
+    for key, (value, err) in _flat({k: doc[k] for k in PAPER_KEYS + EXTRA_KEYS if k in doc}, errs).items():
+        head, _, sub = key.partition(".")
+        want = paper.get(head, {}).get(sub) if sub else paper.get(head)
+        lines.append(f"{key:<34} {value:>10.2f} +- {err:<5.2f} {'' if want is None else f'{want:>8g}'}")
+    for key in ("compressed_size", "compressed_size_1pct_raw"):
+        if isinstance(doc.get(key), float) and key not in errs:
+            want = paper.get(key)
+            lines.append(f"{key:<34} {doc[key]:>10.2f} (exact)  {'' if want is None else f'{want:>8g}'}")
+    sizes = doc.get("sample_sizes", {})
+    lines.append("sample sizes: " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()))
+    return lines
