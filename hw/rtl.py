@@ -79,13 +79,24 @@ def _kif(p) -> tuple[int, int, int]:
 def _round_half_even(v, k: int, i: int, f: int, overflow: str):
     """Quantize to f fraction bits rounding half to even, built from da4ml's TRN quantize.
 
-    With fin input fraction bits: add half an output LSB, minus one input LSB, plus one input
+    With fin > f input fraction bits: add half an output LSB, minus one input LSB, plus one input
     LSB when the truncated result is odd; then truncate. Ties go to the even neighbour,
     everything else to the nearest.
     """
-    fin = v.kif[2]
+    from da4ml.trace import FixedVariableArray
+
+    # A value with no more than f fraction bits is on the output grid already; counted as having
+    # f + 1 the terms below leave it as it is.
+    fin = np.maximum(v.kif[2], f + 1)
     odd = v.quantize(0, 1 - f, f, "WRAP", "TRN")  # the output LSB of the truncated value
-    return (v + 2.0 ** -(f + 1) - 2.0**-fin + odd * 2.0 ** (f - fin)).quantize(k, i, f, overflow, "TRN")
+    out = (v + 2.0 ** -(f + 1) - 2.0**-fin + odd * 2.0 ** (f - fin)).quantize(k, i, f, overflow, "TRN")
+    # A constant (a unit whose weights were all pruned: its bias) is cast directly: da4ml does not
+    # wrap a constant into a narrower field, so `odd` would be the whole constant, not its LSB.
+    if isinstance(v, FixedVariableArray):
+        cells = [e.quantize(k, i, f, overflow, "TRN") if e.low == e.high else o
+                 for e, o in zip(v._vars.ravel(), out._vars.ravel(), strict=True)]
+        return FixedVariableArray(np.array(cells).reshape(out._vars.shape), out.solver_options)
+    return v.quantize(k, i, f, overflow, "TRN") if v.low == v.high else out
 
 
 def _cast(v, k: int, i: int, f: int, rounding: str, overflow: str):

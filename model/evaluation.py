@@ -45,11 +45,17 @@ class Sample:
 
 def sample(design: Design, n: int, seed: int, defect: str | None = None, progress: bool = True) -> Sample:
     """`n` tracks generated in chunks (seeded per chunk: the same n and seed give the same set)."""
+    from tqdm import tqdm
+
     parts: list[Sample] = []
     dec = design.decoder
+    bar = tqdm(total=n, disable=not progress, unit="track", desc=f"generate {defect or 'normal'} (seed {seed})")
     for start in range(0, n, CHUNK):
         m, chunk_seed = min(CHUNK, n - start), seed * 1000 + start // CHUNK
-        ts = generator.generate(m, seed=chunk_seed, progress=progress)
+        # One set of a chunk or less in this process: a worker pool started from a process with
+        # TensorFlow loaded must spawn, which costs more than it saves (the tracks are the same).
+        ts = generator.generate(m, seed=chunk_seed, progress=False, workers=1 if n <= CHUNK else 2)
+        bar.update(m)
         if defect:
             ts.charges, _ = defects.inject(ts.charges, defect, chunk_seed * 10 + DEFECT_KINDS.index(defect))
         codes = encoding.inputs(design, ts, seed=chunk_seed)  # readout noise seeded per chunk too
@@ -58,6 +64,7 @@ def sample(design: Design, n: int, seed: int, defect: str | None = None, progres
             s.truth_e = encoding.profiles(ts, list(dec.slices), seed=chunk_seed)
             s.target_codes = encoding.decoder_codes(design, s.truth_e, ts.labels["y-local"].to_numpy())
         parts.append(s)
+    bar.close()
 
     def cat(key: str) -> np.ndarray | None:
         return None if getattr(parts[0], key) is None else np.concatenate([getattr(p, key) for p in parts])
@@ -90,6 +97,7 @@ class Measured:
     scores: dict[str, dict[str, Any]] = field(default_factory=dict)  # every anomaly score tried
     arrays: dict[str, Any] = field(default_factory=dict)  # for the report's plots
     seed_set: int = 0
+    fitted: list[str] = field(default_factory=list)  # figures of a model fitted on the reference set
 
 
 def _scores_tried(design: Design, mu_ref: np.ndarray, x_ref: np.ndarray) -> dict[str, Any]:
@@ -199,6 +207,7 @@ def measure(design: Design, net: IntegerNetwork, model_hash: str, decoder: Decod
         v[key + "_uncompressed"], e[key + "_uncompressed"] = r["value"], r["err"]
     out.sizes["signal_test"] = int(y_sig.sum())
     out.arrays.update(pileup_decoded=p_dec, pileup_raw=p_raw, signal=y_sig)
+    out.fitted = [f"br_at_se{round(eff * 100)}{sfx}" for eff in SIGNAL_EFFICIENCIES for sfx in ("", "_uncompressed")]
 
     # Defect detection with every score; the on-chip one (integer, bit-exact) is the headline.
     funcs = _scores_tried(design, mu_ref, ref.codes)
@@ -233,4 +242,5 @@ def metrics_json(m: Measured, sources: dict[str, str]) -> dict[str, Any]:
     """metrics.json: the paper's keys (percent), their errors, the sample sizes, where the data
     came from, and every anomaly score tried."""
     return {"design": m.design, "model_hash": m.model_hash, **m.values, "errors": m.errors,
-            "sample_sizes": m.sizes, "data": {**sources, "seed_set": m.seed_set}, "scores_tried": m.scores}
+            "sample_sizes": m.sizes, "data": {**sources, "seed_set": m.seed_set}, "scores_tried": m.scores,
+            "fitted_on_reference": m.fitted}

@@ -55,26 +55,49 @@ def binomial_err(p: float, n: int) -> float:
     return float(np.sqrt(max(p * (1.0 - p), 0.0) / n)) if n else float("nan")
 
 
-def rejection_at_efficiency(y: np.ndarray, score: np.ndarray, efficiency: float) -> dict[str, float]:
-    """Background rejection (percent) where at least `efficiency` of the signal (y = 1, high
-    score) is kept; with its binomial error and both sample sizes."""
+def _rejection_at(y: np.ndarray, score: np.ndarray, efficiency: float) -> tuple[float, float]:
     fpr, tpr, _ = roc_curve(y, score, drop_intermediate=False)
     k = int(np.argmax(tpr >= efficiency))  # the first (tightest) cut keeping enough signal
-    n_bkg, n_sig = int((y == 0).sum()), int((y == 1).sum())
-    rej = 1.0 - fpr[k]
-    return {"value": 100.0 * rej, "err": 100.0 * binomial_err(rej, n_bkg), "signal_eff": 100.0 * tpr[k],
-            "n_signal": n_sig, "n_background": n_bkg}
+    return 1.0 - fpr[k], tpr[k]
 
 
-def efficiency_at_rejection(y: np.ndarray, score: np.ndarray, rejection: float) -> dict[str, float]:
-    """Signal efficiency (percent) at the loosest cut rejecting at least `rejection` of the
-    background (y = 0); with its binomial error and both sample sizes."""
+def _efficiency_at(y: np.ndarray, score: np.ndarray, rejection: float) -> tuple[float, float]:
     fpr, tpr, _ = roc_curve(y, score, drop_intermediate=False)
-    ok = np.flatnonzero(fpr <= 1.0 - rejection + 1e-12)
-    k = int(ok[-1])
-    n_bkg, n_sig = int((y == 0).sum()), int((y == 1).sum())
-    return {"value": 100.0 * tpr[k], "err": 100.0 * binomial_err(tpr[k], n_sig),
-            "background_rejection": 100.0 * (1.0 - fpr[k]), "n_signal": n_sig, "n_background": n_bkg}
+    k = int(np.flatnonzero(fpr <= 1.0 - rejection + 1e-12)[-1])  # the loosest cut rejecting enough
+    return tpr[k], 1.0 - fpr[k]
+
+
+def _bootstrap_err(fn, y: np.ndarray, score: np.ndarray, target: float, resamples: int) -> float:
+    """Standard error of fn's figure over seeded bootstrap resamples of both classes: the cut
+    moves with the sample (few signal tracks set a 98% cut), which a binomial error on the other
+    class alone does not see."""
+    rng = np.random.default_rng(0)
+    idx = [np.flatnonzero(y == c) for c in (0, 1)]
+    vals = []
+    for _ in range(resamples):
+        pick = np.concatenate([rng.choice(i, len(i)) for i in idx])
+        vals.append(fn(y[pick], score[pick], target)[0])
+    return float(np.std(vals, ddof=1))
+
+
+def rejection_at_efficiency(y: np.ndarray, score: np.ndarray, efficiency: float,
+                            resamples: int = 100) -> dict[str, float]:
+    """Background rejection (percent) where at least `efficiency` of the signal (y = 1, high
+    score) is kept; with its bootstrap error and both sample sizes."""
+    rej, eff = _rejection_at(y, score, efficiency)
+    err = _bootstrap_err(_rejection_at, y, score, efficiency, resamples) if resamples else 0.0
+    return {"value": 100.0 * rej, "err": 100.0 * err, "signal_eff": 100.0 * eff,
+            "n_signal": int((y == 1).sum()), "n_background": int((y == 0).sum())}
+
+
+def efficiency_at_rejection(y: np.ndarray, score: np.ndarray, rejection: float,
+                            resamples: int = 100) -> dict[str, float]:
+    """Signal efficiency (percent) at the loosest cut rejecting at least `rejection` of the
+    background (y = 0); with its bootstrap error and both sample sizes."""
+    eff, rej = _efficiency_at(y, score, rejection)
+    err = _bootstrap_err(_efficiency_at, y, score, rejection, resamples) if resamples else 0.0
+    return {"value": 100.0 * eff, "err": 100.0 * err, "background_rejection": 100.0 * rej,
+            "n_signal": int((y == 1).sum()), "n_background": int((y == 0).sum())}
 
 
 def auc(y: np.ndarray, score: np.ndarray) -> dict[str, float]:

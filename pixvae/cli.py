@@ -555,7 +555,12 @@ def evaluate(design_name: str, reference: Path | None, tracks: int | None, seed_
     if not committed.is_file():
         click.echo(f"no {committed} to check against")
         return
-    bad = measure.compare(measure.load_metrics(committed, m.model_hash), doc)
+    old = measure.load_metrics(committed, m.model_hash)
+    skipped = measure.not_compared(old, doc)
+    if skipped:
+        click.echo(f"not compared (a classifier fitted on reference sets of {old['sample_sizes'].get('reference')} "
+                   f"and {doc['sample_sizes'].get('reference')} tracks): {', '.join(skipped)}")
+    bad = measure.compare(old, doc)
     if bad:
         for line in bad:
             click.echo(f"DISAGREES: {line}", err=True)

@@ -47,8 +47,13 @@ def test_vae_low_formats_as_in_the_paper(vae_low: Design) -> None:
 
 def test_score_is_half_sum_of_squares(vae_low: Design) -> None:
     mu = np.array([[16, -16, 0, 0, 0, 0, 0, 0], [-128] * 8])  # (1, -1, 0...) and all -8.0
-    score = vae_low.score_format.to_float(fixed_ref.score_raw(vae_low, mu, None))
+    flat = np.zeros((2, vae_low.n_inputs), dtype=np.int64)  # inputs without a dip
+    score = vae_low.score_format.to_float(fixed_ref.score_raw(vae_low, mu, flat))
     assert score.tolist() == [1.0, 256.0]
+    dipped = flat.copy()
+    dipped[:, :3] = [4, 1, 4]  # one dip of 3 code LSBs, weighted 2**dip_shift
+    score = vae_low.score_format.to_float(fixed_ref.score_raw(vae_low, mu, dipped))
+    assert score.tolist() == [1.0 + 3 * 2.0**vae_low.dip_shift, 256.0 + 3 * 2.0**vae_low.dip_shift]
 
 
 def test_saturation_of_the_last_layer(vae_low: Design) -> None:

@@ -41,7 +41,8 @@ def test_rejection_and_efficiency_by_hand() -> None:
     # 93% of the signal is kept by the cut score >= 570; background above it: 570..999, 430 tracks.
     r = M.rejection_at_efficiency(y, score, 0.93)
     assert r["value"] == pytest.approx(57.0) and r["signal_eff"] == pytest.approx(93.0)
-    assert r["err"] == pytest.approx(100 * np.sqrt(0.57 * 0.43 / 1000)) and r["n_background"] == 1000
+    # The bootstrap error is at least the binomial one of the background alone (the cut moves too).
+    assert r["err"] > 0.9 * 100 * np.sqrt(0.57 * 0.43 / 1000) and r["n_background"] == 1000
     # 90% of the background rejected by score >= 900; signal above it: 900..1499, 600 tracks.
     e = M.efficiency_at_rejection(y, score, 0.90)
     assert e["value"] == pytest.approx(60.0) and e["background_rejection"] == pytest.approx(90.0)
