@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from model.design import Design
+from model.files import atomic_write, read_json
 from model.fixed_ref import IntegerNetwork
 from model.formats import FixedFormat
 
@@ -95,12 +96,6 @@ def manifest_formats(design: Design) -> dict[str, str]:
     return out
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write(path: Path, design: Design, ids, sets, x, y, manifest: dict[str, Any]) -> None:
     """Write vectors and manifest; refuses to overwrite an existing golden directory."""
     path = Path(path)
@@ -115,7 +110,7 @@ def write(path: Path, design: Design, ids, sets, x, y, manifest: dict[str, Any])
     os.replace(tmp, path / VECTORS_FILE)
     full = {"format_version": FORMAT_VERSION, "design": design.name, "vectors_file": VECTORS_FILE,
             "n_vectors": len(df), "formats": manifest_formats(design), **manifest}
-    _atomic_write(path / MANIFEST_FILE, json.dumps(full, indent=2) + "\n")
+    atomic_write(path / MANIFEST_FILE, json.dumps(full, indent=2) + "\n")
 
 
 def _check_range(arr: np.ndarray, cols: list[str], fmts: list[FixedFormat], src: Path, ids: np.ndarray) -> None:
@@ -137,10 +132,7 @@ def load(path: Path, design: Design, expected_hash: str | None = None) -> Golden
     for p in (mpath, vpath):
         if not p.is_file():
             raise GoldenError(f"{p}: missing (run `pixvae golden --design {design.name}`)")
-    try:
-        manifest = json.loads(mpath.read_text())
-    except json.JSONDecodeError as e:
-        raise GoldenError(f"{mpath}: corrupt JSON ({e.msg} at line {e.lineno})") from None
+    manifest = read_json(mpath, GoldenError)
     for key in ("format_version", "design", "model_hash", "n_vectors", "score_threshold_raw"):
         if key not in manifest:
             raise GoldenError(f"{mpath}: key '{key}' missing")

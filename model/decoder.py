@@ -11,13 +11,13 @@ refused.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from model.design import Design
+from model.files import atomic_write, read_json
 
 DECODER_FILE = "decoder.json"
 FORMAT_VERSION = 1
@@ -46,10 +46,10 @@ class Decoder:
                 h = np.clip(np.rint(np.maximum(h, 0.0) * scale), 0, dec.result.raw_max) / scale
         return 1.0 / (1.0 + np.exp(-h))
 
-    def codes(self, mu: np.ndarray) -> np.ndarray:
-        """The reconstructed codes, each rounded to the nearest code of the input format."""
+    def codes(self, recon: np.ndarray) -> np.ndarray:
+        """Reconstructions (this decoder's outputs), each rounded to the nearest code of the input format."""
         top = self.design.input_format.raw_max
-        return np.clip(np.rint(self(mu) * (1 << self.design.input_format.width)), 0, top).astype(np.int64)
+        return np.clip(np.rint(recon * (1 << self.design.input_format.width)), 0, top).astype(np.int64)
 
 
 def from_keras(design: Design, model, model_hash: str) -> Decoder:
@@ -74,9 +74,8 @@ def save(path: Path, d: Decoder) -> None:
     head = {"format_version": FORMAT_VERSION, "design": d.design.name, "model_hash": d.model_hash,
             "units": list(dec.units), "slices": list(dec.slices), "y0": dec.y0,
             "weight_format": dec.weight.hls(), "bias_format": dec.bias.hls(), "result_format": dec.result.hls()}
-    tmp = Path(path) / (DECODER_FILE + ".tmp")
-    tmp.write_text("{\n" + json.dumps(head)[1:-1] + ',\n  "layers": [\n' + layers + "\n  ]\n}\n")
-    os.replace(tmp, Path(path) / DECODER_FILE)
+    text = "{\n" + json.dumps(head)[1:-1] + ',\n  "layers": [\n' + layers + "\n  ]\n}\n"
+    atomic_write(Path(path) / DECODER_FILE, text)
 
 
 def load(path: Path, design: Design, model_hash: str) -> Decoder:
@@ -86,10 +85,7 @@ def load(path: Path, design: Design, model_hash: str) -> Decoder:
         raise DecoderError(f"{src}: design {design.name} has no decoder (it is a {design.kind})")
     if not src.is_file():
         raise DecoderError(f"{src}: missing (retrain with `pixvae train --design {design.name}`)")
-    try:
-        doc = json.loads(src.read_text())
-    except json.JSONDecodeError as e:
-        raise DecoderError(f"{src}: corrupt JSON ({e.msg} at line {e.lineno})") from None
+    doc = read_json(src, DecoderError)
     dec = design.decoder
     want = {"format_version": FORMAT_VERSION, "design": design.name, "units": list(dec.units),
             "slices": list(dec.slices), "y0": dec.y0, "weight_format": dec.weight.hls(),

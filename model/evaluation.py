@@ -137,8 +137,8 @@ def measure(design: Design, net: IntegerNetwork, model_hash: str, decoder: Decod
     run measures set 0, `pixvae evaluate` set 1)."""
     mu_fmt = design.layers[-1].result
     seeds = {k: v + 1000 * seed_set for k, v in SEEDS.items()}
-    out = Measured(design.name, model_hash, {"test": n_test, "defect_each": n_defect, "reference": n_reference})
-    out.seed_set = seed_set
+    out = Measured(design.name, model_hash, {"test": n_test, "defect_each": n_defect, "reference": n_reference},
+                   seed_set=seed_set)
     log(f"evaluate: generating {n_test} test tracks"
         + (f", {n_reference} reference and {n_defect} per defect" if design.kind == "vae_encoder" else "")
         + f" (seed set {seed_set})")
@@ -165,7 +165,8 @@ def measure(design: Design, net: IntegerNetwork, model_hash: str, decoder: Decod
     ref = sample(design, n_reference, seeds["reference"], progress=progress)
     mu_test, mu_ref = mu_fmt.to_float(last_test), mu_fmt.to_float(net.forward(ref.codes))
     # Reconstruction of the 8 slices from the means the chip sends.
-    recon_codes = decoder.codes(mu_test)
+    recon_test = decoder(mu_test)
+    recon_codes = decoder.codes(recon_test)
     n_rows = len(design.decoder.slices) * 13
     truth = test.truth_e.reshape(n_test, -1)
     pe = M.percent_error(truth, M.charge_of_codes(design, recon_codes[:, :n_rows]))
@@ -195,7 +196,7 @@ def measure(design: Design, net: IntegerNetwork, model_hash: str, decoder: Decod
     # test tracks; the same classifier on the uncompressed codes shows what compression costs.
     log("evaluate: off-detector pileup classifier (scikit-learn MLP) on decoded tracks")
     clf = pileup_classifier(decoder(mu_ref), ref.pt, 1)
-    p_dec = clf.predict_proba(decoder(mu_test))[:, 1]
+    p_dec = clf.predict_proba(recon_test)[:, 1]
     scale = 1.0 / (1 << design.input_format.width)
     raw_clf = pileup_classifier(ref.target_codes * scale, ref.pt, 1)
     p_raw = raw_clf.predict_proba(test.target_codes * scale)[:, 1]

@@ -301,6 +301,17 @@ def _pool_context() -> BaseContext:
     return multiprocessing.get_context("fork")
 
 
+def _check_request(n: int, spectrum: str) -> None:
+    if spectrum not in SPECTRA:
+        raise ValueError(f"spectrum: expected one of {SPECTRA}, found '{spectrum}'")
+    if n < 1:
+        raise ValueError(f"n: expected a positive number of tracks, found {n}")
+
+
+def _labels(blocks: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(blocks, ignore_index=True).loc[:, list(LABEL_COLUMNS)]
+
+
 def generate(
     n: int,
     spectrum: str = "falling",
@@ -311,10 +322,7 @@ def generate(
     readout: bool = False,
 ) -> TrackSet:
     """Simulate `n` raw clusters (no noise, no threshold unless `readout`); same seed, same output."""
-    if spectrum not in SPECTRA:
-        raise ValueError(f"spectrum: expected one of {SPECTRA}, found '{spectrum}'")
-    if n < 1:
-        raise ValueError(f"n: expected a positive number of tracks, found {n}")
+    _check_request(n, spectrum)
     cfg = config or GeneratorConfig()
     charges = np.empty((n, cfg.n_slices, N_ROWS, N_COLS), dtype=np.float32)
     labels = []
@@ -326,7 +334,7 @@ def generate(
             labels.append(block_labels)
             done += len(block_charges)
             bar.update(len(block_charges))
-    tracks = TrackSet(charges, pd.concat(labels, ignore_index=True).loc[:, list(LABEL_COLUMNS)])
+    tracks = TrackSet(charges, _labels(labels))
     if readout:
         tracks.charges = apply_readout(tracks.charges, seed=seed)
     return tracks
@@ -336,10 +344,7 @@ def generate_chunks(n: int, chunk: int, spectrum: str = "falling", seed: int = 0
                     config: GeneratorConfig | None = None, workers: int = 2) -> Iterator[TrackSet]:
     """The tracks of ``generate(n, spectrum, seed)`` (raw), handed out about `chunk` at a time, so
     a large set never sits in memory at once."""
-    if spectrum not in SPECTRA:
-        raise ValueError(f"spectrum: expected one of {SPECTRA}, found '{spectrum}'")
-    if n < 1:
-        raise ValueError(f"n: expected a positive number of tracks, found {n}")
+    _check_request(n, spectrum)
     cfg = config or GeneratorConfig()
     charges: list[np.ndarray] = []
     labels: list[pd.DataFrame] = []
@@ -347,7 +352,7 @@ def generate_chunks(n: int, chunk: int, spectrum: str = "falling", seed: int = 0
         charges.append(block_charges)
         labels.append(block_labels)
         if sum(len(c) for c in charges) >= chunk:
-            yield TrackSet(np.concatenate(charges), pd.concat(labels, ignore_index=True).loc[:, list(LABEL_COLUMNS)])
+            yield TrackSet(np.concatenate(charges), _labels(labels))
             charges, labels = [], []
     if charges:
-        yield TrackSet(np.concatenate(charges), pd.concat(labels, ignore_index=True).loc[:, list(LABEL_COLUMNS)])
+        yield TrackSet(np.concatenate(charges), _labels(labels))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from model.design import Design
+from model.files import atomic_write
 from model.fixed_ref import IntegerNetwork, IntLayer
 from model.formats import FixedFormat
 
@@ -112,18 +112,12 @@ def weights_json(net: IntegerNetwork) -> str:
     )
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def save(path: Path, net: IntegerNetwork, hls_config: dict[str, Any], metadata: dict[str, Any]) -> str:
     path.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path / WEIGHTS_FILE, weights_json(net))
-    _atomic_write(path / HLS_CONFIG_FILE, json.dumps(hls_config, indent=2, sort_keys=True) + "\n")
+    atomic_write(path / WEIGHTS_FILE, weights_json(net))
+    atomic_write(path / HLS_CONFIG_FILE, json.dumps(hls_config, indent=2, sort_keys=True) + "\n")
     digest = model_hash(path)
-    _atomic_write(
+    atomic_write(
         path / METADATA_FILE, json.dumps({**metadata, "design": net.design.name, "model_hash": digest}, indent=2) + "\n"
     )
     return digest

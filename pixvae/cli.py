@@ -533,11 +533,23 @@ def _measure(design_name: str, reference: Path | None, tracks: int | None, seed_
     return design, ref_dir, measure.run(design, ref_dir, sizes, seed_set)
 
 
+def measure_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options `evaluate` and `report` share: which model, how many tracks, which seeds."""
+    for opt in (seed_set_opt, tracks_opt, committed_ref_opt, design_opt):
+        fn = opt(fn)
+    return fn
+
+
+def _write_metrics(design, m, path: Path) -> dict[str, Any]:
+    from pixvae import measure
+
+    doc = measure.write_metrics(m, path)
+    click.echo("\n".join(measure.table(design, doc)))
+    return doc
+
+
 @main.command()
-@design_opt
-@committed_ref_opt
-@tracks_opt
-@seed_set_opt
+@measure_options
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="metrics.json to write [default: build/evaluate/DESIGN/metrics.json].")
 @one_line_errors
@@ -548,8 +560,7 @@ def evaluate(design_name: str, reference: Path | None, tracks: int | None, seed_
 
     design, ref_dir, m = _measure(design_name, reference, tracks, seed_set)
     out = out or Path("build") / "evaluate" / design.name / measure.METRICS_FILE
-    doc = measure.write_metrics(m, out)
-    click.echo("\n".join(measure.table(design, doc)))
+    doc = _write_metrics(design, m, out)
     click.echo(f"wrote {out}")
     committed = ref_dir / measure.METRICS_FILE
     if not committed.is_file():
@@ -570,10 +581,7 @@ def evaluate(design_name: str, reference: Path | None, tracks: int | None, seed_
 
 
 @main.command()
-@design_opt
-@committed_ref_opt
-@tracks_opt
-@seed_set_opt
+@measure_options
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Folder for report.html and metrics.json [default: build/report/DESIGN].")
 @one_line_errors
@@ -583,8 +591,7 @@ def report(design_name: str, reference: Path | None, tracks: int | None, seed_se
 
     design, _, m = _measure(design_name, reference, tracks, seed_set)
     out = out or Path("build") / "report" / design.name
-    doc = measure.write_metrics(m, out / measure.METRICS_FILE)
-    click.echo("\n".join(measure.table(design, doc)))
+    doc = _write_metrics(design, m, out / measure.METRICS_FILE)
     click.echo(f"wrote {model_report.write(design, m, doc, out)} and {out / measure.METRICS_FILE}")
 
 

@@ -13,6 +13,7 @@ from model import decoder as decmod
 from model import evaluation as E
 from model import reference
 from model.design import Design
+from model.files import atomic_write, read_json
 
 METRICS_FILE = "metrics.json"
 # Two measurements of one model on independent seeded sets agree when every figure differs by
@@ -48,19 +49,14 @@ def sources() -> dict[str, str]:
 def write_metrics(m: E.Measured, path: Path) -> dict[str, Any]:
     doc = E.metrics_json(m, sources())
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
-    tmp.replace(path)
+    atomic_write(path, json.dumps(doc, indent=2) + "\n")
     return doc
 
 
 def load_metrics(path: Path, model_hash: str) -> dict[str, Any]:
     if not path.is_file():
         raise MetricsError(f"{path}: missing (`pixvae train` writes it beside the reference)")
-    try:
-        doc = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise MetricsError(f"{path}: corrupt JSON ({e.msg} at line {e.lineno})") from None
+    doc = read_json(path, MetricsError)
     if doc.get("model_hash") != model_hash:
         raise MetricsError(f"{path}: made for model {str(doc.get('model_hash'))[:12]}, the reference is "
                            f"{model_hash[:12]} (stale: retrain or re-evaluate)")

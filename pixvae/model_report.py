@@ -153,15 +153,17 @@ def _scores_tried(doc: dict[str, Any]) -> str:
 def _hardware(design: Design, m: E.Measured) -> str:
     """The committed timing report's figures at the chosen depth, when it was made for this model,
     beside the paper's Table 1."""
-    import json
+    from hw import clock
 
-    path = design.path / "timing.json"
+    path = design.path / clock.REPORT_FILE
     paper = design.paper.get("hardware", {})
     want = (f"paper: {paper.get('latency_ns', '?')} ns, {paper.get('luts', '?')} LUTs, {paper.get('dsps', '?')} DSPs, "
             f"{paper.get('ffs', '?')} FFs ({html.escape(str(paper.get('tool', '')))})") if paper else ""
     try:
-        rep = json.loads(path.read_text())
-    except (OSError, ValueError):
+        rep = clock.load_report(path)
+    except clock.ClockError as e:
+        return f"<p>{html.escape(str(e))}. {want}</p>"
+    if rep is None:
         return f"<p>No timing report ({html.escape(str(path))}); run `pixvae timing --design {design.name}`. {want}</p>"
     if rep.get("model_hash") != m.model_hash:
         return (f"<p>{html.escape(str(path))} was made for model {str(rep.get('model_hash'))[:12]}, not this one: "
