@@ -89,7 +89,8 @@ def manifest_formats(design: Design) -> dict[str, str]:
         name = cols[0] if len(cols) == 1 else f"{cols[0]}..{cols[-1]}"
         out[name] = (f"{fl.fmt.hls(False)} raw{', signed' if fl.fmt.signed else ''} "
                      f"(value = raw / 2**{fl.fmt.frac})")
-    out["score"] += f" = {'0.5*sum(mu^2)' if design.score == 'kl_clipped' else 'the network output'}"
+    out["score"] += {"kl_clipped": " = 0.5*sum(mu^2)", "network": " = the network output",
+                     "kl_total": " = 0.5*sum(mu^2) + the discrete KL of alpha (model.kl_discrete)"}[design.score]
     if design.dip_shift is not None:
         out["score"] += f" + 2**{design.dip_shift} * (the input y-profiles' dips, model.fixed_ref.profile_dips)"
     out[design.decision] = "1 if score_raw > score_threshold_raw"

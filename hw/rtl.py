@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import io
 import json
+import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -134,6 +135,35 @@ def _dips(design: Design, inp) -> list:
     return dips
 
 
+def _table(v, fn):
+    """A lookup of v through fn (real value -> raw integer, model/kl_discrete.py), tabulated over
+    every value da4ml knows v can take; the table holds values, so the raw integers are scaled by
+    the output's step, read off as 2**-frac below."""
+    n = round((v.high - v.low) / v.step) + 1
+    grid = float(v.low) + float(v.step) * np.arange(n)
+    return v.lookup(np.asarray(fn(grid), dtype=np.float64))
+
+
+def _kl_discrete(design: Design, logits: list):
+    """The discrete KL of one categorical latent, step for step as model.kl_discrete.kl_raw:
+    a max tree, d = max - a (>= 0), two tables of d summed, the sum truncated to sum_frac bits,
+    two tables of it, one multiply."""
+    from model import kl_discrete
+
+    ef, sf, out = design.exp_frac, design.sum_frac, design.score_format.frac
+    t = kl_discrete.tables(design, len(logits))
+    m = logits
+    while len(m) > 1:  # a balanced tree of max, as _tree
+        m = [m[j].max_of(m[j + 1]) if j + 1 < len(m) else m[j] for j in range(0, len(m), 2)]
+    d = [(m[0] - a).relu() for a in logits]  # >= 0 always; relu tells da4ml so
+    s = _tree([_table(v, t["exp"]) for v in d]) * 2.0**-ef
+    p = _tree([_table(v, t["dexp"]) for v in d]) * 2.0**-ef
+    s = s.quantize(0, len(logits).bit_length(), sf, "WRAP", "TRN")
+    g = _table(s, t["log"]) * 2.0**-out
+    ph = (p * (_table(s, t["inv"]) * 2.0**-ef)).quantize(0, 8, out, "WRAP", "TRN")
+    return (g - ph).relu()
+
+
 def trace(design: Design, hm):
     """Replay the hls4ml graph in da4ml; outputs are the exposed latent values (if any), then the score."""
     from da4ml.trace import FixedVariableArray, comb_trace
@@ -160,8 +190,11 @@ def trace(design: Design, hm):
         else:
             raise NotImplementedError(f"layer {layer.name} ({layer.class_name}) is not replayed")
     sc = design.score_format
-    if design.score == "kl_clipped":
-        total = _tree(list(x * x)) * 0.5
+    if design.score in ("kl_clipped", "kl_total"):
+        split = design.latent_split
+        total = _tree([v * v for v in x._vars[: split.continuous]]) * 0.5
+        for cols in split.groups():
+            total = total + _kl_discrete(design, list(x._vars[cols]))
         if design.dip_shift is not None:
             total = total + _tree(_dips(design, inp)) * 2.0 ** (design.dip_shift + design.input_format.frac)
         score = _cast(total, int(sc.signed), sc.integer - int(sc.signed), sc.frac, sc.rounding, sc.overflow)
@@ -174,8 +207,7 @@ def trace(design: Design, hm):
 def _core_targets(design: Design) -> list[tuple[str, FixedFormat, int]]:
     """(wrapper wire, format, bit offset) of each core output, in the core's output order."""
     out = []
-    if design.latent:
-        lat = design.latent
+    for lat in design.latents:
         out += [(f"core_{lat.name}", lat.fmt, j * lat.fmt.width) for j in range(lat.count)]
     return out + [("core_score", design.score_format, 0)]
 
@@ -236,6 +268,43 @@ def _wrapper_text(design: Design, model_hash: str, latency: int, core_bits: int,
     )
 
 
+TABLE_INSTANCE = re.compile(r'lookup_table #\((\d+), (\d+), "(table_[^"]+\.mem)"\)')
+
+
+def _inline_tables(out_dir: Path) -> None:
+    """Replace da4ml's lookup tables by ROM modules written out as `case` statements.
+
+    da4ml reads each table with $readmemh from a file named by a random UUID, relative to the
+    simulator's working directory: the RTL would change with every export (so no digest could
+    tie a timing report to it) and a simulator started elsewhere reads zeros. Each table becomes
+    a module named by the digest of its contents, in src/<core>_tables.v."""
+    src = out_dir / "src"
+    mods: dict[str, str] = {}
+    for stage in sorted(src.glob(f"{params.CORE_MODULE}*.v")):
+        text = stage.read_text()
+
+        def rom(m: re.Match) -> str:
+            bw_in, bw_out = int(m.group(1)), int(m.group(2))
+            words = (src / "memfiles" / m.group(3)).read_text().split()
+            digest = hashlib.sha256(f"{bw_in},{bw_out}:{','.join(words)}".encode()).hexdigest()[:16]
+            name = f"{params.CORE_MODULE}_rom_{digest}"
+            if name not in mods:
+                cases = "\n".join(f"            {bw_in}'d{j}: out = {bw_out}'h{w};" for j, w in enumerate(words))
+                mods[name] = (f"module {name} (input [{bw_in - 1}:0] in, output reg [{bw_out - 1}:0] out);\n"
+                              f"    always @(*) begin\n        case (in)\n{cases}\n"
+                              f"            default: out = {bw_out}'d0;\n        endcase\n    end\nendmodule\n")
+            return name
+
+        new = TABLE_INSTANCE.sub(rom, text)
+        if new != text:
+            stage.write_text(new)
+    shutil.rmtree(src / "memfiles", ignore_errors=True)
+    if mods:
+        (src / f"{params.CORE_MODULE}_tables.v").write_text(
+            "`timescale 1ns / 1ps\n// da4ml's lookup tables as ROMs (hw/rtl.py _inline_tables)\n\n"
+            + "\n".join(mods[k] for k in sorted(mods)))
+
+
 def export_rtl(
     design: Design,
     hm,
@@ -252,6 +321,7 @@ def export_rtl(
     with contextlib.redirect_stdout(io.StringIO()):
         vm = VerilogModel(comb, params.CORE_MODULE, out_dir, latency_cutoff=adder_levels)
         vm.write()
+    _inline_tables(out_dir)
     pipe = vm._pipe  # da4ml exposes the stage split only here
     n_stages = len(pipe.solutions)
     core_in = sum(sum(int(v) for v in kif) for kif in map(_minimal_kif_of, pipe.solutions[0].inp_qint))

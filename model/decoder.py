@@ -115,3 +115,14 @@ def load(path: Path, design: Design, model_hash: str) -> Decoder:
         kernels.append(w)
         biases.append(b)
     return Decoder(design, tuple(kernels), tuple(biases), model_hash)
+
+
+def latent_input(design: Design, last: np.ndarray) -> np.ndarray:
+    """What the decoder reads from the last layer's values: the continuous means, then each
+    categorical latent as the one-hot of its largest logit (a plain VAE: the means as they are)."""
+    split = design.latent_split
+    last = np.asarray(last, dtype=np.float64)
+    parts = [last[:, : split.continuous]]
+    for g in split.groups():
+        parts.append(np.eye(g.stop - g.start)[np.argmax(last[:, g], axis=1)])
+    return np.concatenate(parts, axis=1)

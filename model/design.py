@@ -23,10 +23,16 @@ README.md ("Designs"); an example:
     accum = "fixed<24,8>"
     result = "ufixed<8,3,RND_CONV,SAT>"
     [outputs]
-    score = "kl_clipped"              # 0.5 * sum(last layer^2), or "network" (the last layer is the score)
+    score = "kl_clipped"              # 0.5 * sum(last layer^2), or "network" (the last layer is the score),
+                                      # or "kl_total" (a JointVAE: kl_clipped of the means + the discrete KL)
     dip_shift = 3                     # optional, kl_clipped: + 2**dip_shift x the input profiles' dips
     score_format = "ufixed<18,9>"
     decision = "flag"                 # 1 when score > the programmable threshold
+    exp_frac = 8                      # kl_total: fraction bits of the exp tables (model/kl_discrete.py)
+    sum_frac = 6                      # kl_total: fraction bits of the softmax sum that indexes ln and 1/x
+    [latent]                          # a JointVAE: the last layer's units are the continuous means,
+    continuous = 8                    # then the logits of each categorical latent (kl_total score)
+    categorical = [8]
     [rtl]
     adder_levels = 8                  # adder levels per pipeline stage (chosen by `pixvae timing`)
     depth_slack = -1                  # da4ml hard_dc: extra adder levels a layer may use (-1: no limit)
@@ -55,6 +61,7 @@ README.md ("Designs"); an example:
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +138,27 @@ DECISION_FORMAT = FixedFormat(1, 1, signed=False)
 
 
 @dataclass(frozen=True)
+class Latent:
+    """How a VAE's last layer splits: `continuous` Gaussian means, then the logits of each
+    categorical latent (a JointVAE; none for the seed paper's VAE)."""
+
+    continuous: int
+    categorical: tuple[int, ...] = ()
+
+    @property
+    def n_logits(self) -> int:
+        return sum(self.categorical)
+
+    def groups(self) -> list[slice]:
+        """The columns of each categorical latent's logits in the last layer's results."""
+        out, start = [], self.continuous
+        for k in self.categorical:
+            out.append(slice(start, start + k))
+            start += k
+        return out
+
+
+@dataclass(frozen=True)
 class Decoder:
     """A VAE's decoder: off-detector, for training and evaluation only (never exported).
 
@@ -171,6 +199,9 @@ class Design:
     decoder: Decoder | None = None  # a vae_encoder's off-detector decoder
     paper: dict[str, Any] = field(default_factory=dict)  # the seed paper's figures for this design
     dip_shift: int | None = None  # a kl_clipped score plus (sum of y-profile dips) x 2**dip_shift
+    latent_split: Latent | None = None  # a VAE's continuous means and categorical logits
+    exp_frac: int = 8  # kl_total: fraction bits of the exp tables
+    sum_frac: int = 6  # kl_total: fraction bits of the softmax sum indexing the ln and 1/x tables
 
     # --- derived sizes -----------------------------------------------------------------------
     @property
@@ -188,15 +219,26 @@ class Design:
 
     @property
     def latent(self) -> Field | None:
-        """The network's outputs when they leave the chip beside the score (a VAE's means)."""
-        last = self.layers[-1]
-        return Field("mu", last.units, last.result) if self.score == "kl_clipped" else None
+        """A VAE's continuous latent means, which leave the chip beside the score."""
+        fields = self.latents
+        return fields[0] if fields else None
+
+    @property
+    def latents(self) -> tuple[Field, ...]:
+        """The network's outputs that leave the chip beside the score, in the last layer's order:
+        a VAE's means (mu), then a JointVAE's categorical logits (alpha)."""
+        split, last = self.latent_split, self.layers[-1]
+        if split is None:
+            return ()
+        out = [Field("mu", split.continuous, last.result)]
+        if split.n_logits:
+            out.append(Field("alpha", split.n_logits, last.result))
+        return tuple(out)
 
     @property
     def fields(self) -> tuple[Field, ...]:
-        """The RTL's data outputs in port order: latent (if any), score, decision."""
-        out = [self.latent] if self.latent else []
-        return (*out, Field("score", 1, self.score_format), Field(self.decision, 1, DECISION_FORMAT))
+        """The RTL's data outputs in port order: latents (if any), score, decision."""
+        return (*self.latents, Field("score", 1, self.score_format), Field(self.decision, 1, DECISION_FORMAT))
 
     @property
     def output_columns(self) -> list[str]:
@@ -354,19 +396,26 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
     score = _get(outs, "score", str, "[outputs] ", src)
     score_fmt = _fmt(outs, "score_format", "[outputs] ", src)
     decision = _get(outs, "decision", str, "[outputs] ", src)
-    if not decision.isidentifier() or decision in ("mu", "score", "valid", "data"):
+    if not decision.isidentifier() or decision in ("mu", "alpha", "score", "valid", "data"):
         raise DesignError(
-            f"{src}: [outputs] 'decision' = {decision!r} must be an identifier other than mu, score, valid, data"
+            f"{src}: [outputs] 'decision' = {decision!r} must be an identifier other than mu, alpha, score, valid, data"
         )
     last = layers[-1]
     dip_shift = _get(outs, "dip_shift", int, "[outputs] ", src, None)
-    if score == "kl_clipped":
+    split = _latent(doc, kind, score, last, src)
+    exp_frac = _get(outs, "exp_frac", int, "[outputs] ", src, 8)
+    sum_frac = _get(outs, "sum_frac", int, "[outputs] ", src, 6)
+    if not 1 <= exp_frac <= 16 or not 0 <= sum_frac <= exp_frac:
+        raise DesignError(f"{src}: [outputs] needs 1 <= exp_frac <= 16 and 0 <= sum_frac <= exp_frac")
+    if score in ("kl_clipped", "kl_total"):
         if kind != "vae_encoder":
-            raise DesignError(f"{src}: [outputs] 'score' kl_clipped belongs to a vae_encoder")
+            raise DesignError(f"{src}: [outputs] 'score' {score} belongs to a vae_encoder")
         mu = last.result
         # The largest score: every mean at its most negative value, and with dips every interior
-        # row of every slice dipping from the top code to zero.
-        worst = last.units * (mu.raw_min * 2.0**-mu.frac) ** 2 / 2
+        # row of every slice dipping from the top code to zero; a categorical latent adds at
+        # most ln(categories) (model/kl_discrete.py).
+        worst = split.continuous * (mu.raw_min * 2.0**-mu.frac) ** 2 / 2
+        worst += sum(math.log(k) for k in split.categorical)
         frac = 2 * mu.frac + 1
         if dip_shift is not None:
             frac = max(frac, -dip_shift)
@@ -374,10 +423,11 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
         worst = int(worst * 2.0**score_fmt.frac)
         if score_fmt.signed or score_fmt.frac < frac or (dip_shift is None and score_fmt.frac != frac) \
                 or score_fmt.raw_max < worst:
-            what = "0.5*sum(mu^2)" + (f" + dips * 2**{dip_shift}" if dip_shift is not None else "")
+            what = "0.5*sum(mu^2)" + (f" + dips * 2**{dip_shift}" if dip_shift is not None else "") + (
+                " + the discrete KL" if split.categorical else "")
             raise DesignError(
                 f"{src}: [outputs] 'score_format' {score_fmt.hls()} cannot hold {what} exactly for "
-                f"{last.units} means of {mu.hls()} (needs ufixed with {frac} fraction bits and "
+                f"{split.continuous} means of {mu.hls()} (needs ufixed with {frac} fraction bits and "
                 f"raw max >= {worst})"
             )
     elif score == "network":
@@ -393,7 +443,7 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
                 f"result {last.result.hls()}"
             )
     else:
-        raise DesignError(f"{src}: [outputs] 'score' = {score!r}, expected kl_clipped or network")
+        raise DesignError(f"{src}: [outputs] 'score' = {score!r}, expected kl_clipped, kl_total or network")
 
     thr = _get(doc, "threshold", dict, "", src, {})
     on = _get(thr, "on", str, "[threshold] ", src, "normal")
@@ -445,7 +495,32 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
         decoder,
         paper,
         dip_shift,
+        split,
+        exp_frac,
+        sum_frac,
     )
+
+
+def _latent(doc: dict[str, Any], kind: str, score: str, last: Dense, src: Path) -> Latent | None:
+    """A VAE's [latent] split of the last layer: all continuous unless categorical logits follow."""
+    if kind != "vae_encoder":
+        if "latent" in doc:
+            raise DesignError(f"{src}: [latent] belongs to a vae_encoder design")
+        return None
+    lat = _get(doc, "latent", dict, "", src, {})
+    cats = _get(lat, "categorical", list, "[latent] ", src, [])
+    if any(isinstance(k, bool) or not isinstance(k, int) or k < 2 for k in cats):
+        raise DesignError(f"{src}: [latent] 'categorical' must list category counts >= 2")
+    cont = _get(lat, "continuous", int, "[latent] ", src, last.units - sum(cats))
+    if cont < 1 or cont + sum(cats) != last.units:
+        raise DesignError(f"{src}: [latent] {cont} continuous + {sum(cats)} logits must equal the "
+                          f"{last.units} units of the last layer '{last.name}'")
+    if (score == "kl_total") != bool(cats):
+        raise DesignError(f"{src}: [outputs] 'score' kl_total goes with [latent] 'categorical' (a JointVAE), "
+                          "kl_clipped without")
+    if cats and last.activation != "linear":
+        raise DesignError(f"{src}: [latent] the last layer '{last.name}' gives logits: its activation must be linear")
+    return Latent(cont, tuple(cats))
 
 
 def _decoder(doc: dict[str, Any], kind: str, enc: Encoding, layers: list[Dense], src: Path) -> Decoder | None:

@@ -20,11 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from model import classifier, defects, encoding, generator
+from model import classifier, defects, encoding, generator, joint_scores
 from model import metrics as M
-from model.decoder import Decoder
+from model.decoder import Decoder, latent_input
 from model.design import Design
 from model.fixed_ref import IntegerNetwork, profile_dips
+from model.offchip import Offchip
 
 DEFECT_KINDS = ("dead_pixel", "dead_row", "loud_pixel")
 CHUNK = 5_000  # tracks generated at once (5,000 x 20 slices x 273 pixels x 4 bytes = 109 MB)
@@ -60,7 +61,7 @@ def sample(design: Design, n: int, seed: int, defect: str | None = None, progres
             ts.charges, _ = defects.inject(ts.charges, defect, chunk_seed * 10 + DEFECT_KINDS.index(defect))
         codes = encoding.inputs(design, ts, seed=chunk_seed)  # readout noise seeded per chunk too
         s = Sample(codes, ts.labels["pt"].to_numpy())
-        if dec is not None and not defect:
+        if dec is not None:  # a defect set's targets carry its defect: what reconstruction scores compare with
             s.truth_e = encoding.profiles(ts, list(dec.slices), seed=chunk_seed)
             s.target_codes = encoding.decoder_codes(design, s.truth_e, ts.labels["y-local"].to_numpy())
         parts.append(s)
@@ -98,6 +99,7 @@ class Measured:
     arrays: dict[str, Any] = field(default_factory=dict)  # for the report's plots
     seed_set: int = 0
     fitted: list[str] = field(default_factory=list)  # figures of a model fitted on the reference set
+    thesis: dict[str, Any] = field(default_factory=dict)  # a JointVAE's thesis scores (model.joint_scores)
 
 
 def _scores_tried(design: Design, mu_ref: np.ndarray, x_ref: np.ndarray) -> dict[str, Any]:
@@ -132,9 +134,11 @@ def _scores_tried(design: Design, mu_ref: np.ndarray, x_ref: np.ndarray) -> dict
 
 
 def measure(design: Design, net: IntegerNetwork, model_hash: str, decoder: Decoder | None, n_test: int,
-            n_defect: int, n_reference: int, seed_set: int = 0, progress: bool = True, log=print) -> Measured:
+            n_defect: int, n_reference: int, seed_set: int = 0, progress: bool = True, log=print,
+            offchip: Offchip | None = None) -> Measured:
     """Every figure on freshly generated sets; `seed_set` picks independent sets (the training
-    run measures set 0, `pixvae evaluate` set 1)."""
+    run measures set 0, `pixvae evaluate` set 1). A JointVAE (with its offchip parts) also gets
+    the thesis's scores, float, quantized and on-chip (model.joint_scores)."""
     mu_fmt = design.layers[-1].result
     seeds = {k: v + 1000 * seed_set for k, v in SEEDS.items()}
     out = Measured(design.name, model_hash, {"test": n_test, "defect_each": n_defect, "reference": n_reference},
@@ -163,9 +167,11 @@ def measure(design: Design, net: IntegerNetwork, model_hash: str, decoder: Decod
         return out
 
     ref = sample(design, n_reference, seeds["reference"], progress=progress)
-    mu_test, mu_ref = mu_fmt.to_float(last_test), mu_fmt.to_float(net.forward(ref.codes))
-    # Reconstruction of the 8 slices from the means the chip sends.
-    recon_test = decoder(mu_test)
+    lat_test, lat_ref = mu_fmt.to_float(last_test), mu_fmt.to_float(net.forward(ref.codes))
+    n_mu = design.latent_split.continuous
+    mu_test, mu_ref = lat_test[:, :n_mu], lat_ref[:, :n_mu]
+    # Reconstruction of the 8 slices from the latents the chip sends.
+    recon_test = decoder(latent_input(design, lat_test))
     recon_codes = decoder.codes(recon_test)
     n_rows = len(design.decoder.slices) * 13
     truth = test.truth_e.reshape(n_test, -1)
@@ -195,7 +201,7 @@ def measure(design: Design, net: IntegerNetwork, model_hash: str, decoder: Decod
     # Pileup classification off-detector: trained on decoded reference tracks, measured on decoded
     # test tracks; the same classifier on the uncompressed codes shows what compression costs.
     log("evaluate: off-detector pileup classifier (scikit-learn MLP) on decoded tracks")
-    clf = pileup_classifier(decoder(mu_ref), ref.pt, 1)
+    clf = pileup_classifier(decoder(latent_input(design, lat_ref)), ref.pt, 1)
     p_dec = clf.predict_proba(recon_test)[:, 1]
     scale = 1.0 / (1 << design.input_format.width)
     raw_clf = pileup_classifier(ref.target_codes * scale, ref.pt, 1)
@@ -217,11 +223,19 @@ def measure(design: Design, net: IntegerNetwork, model_hash: str, decoder: Decod
     for name in funcs:
         out.scores[name] = {"ad_eff_at_br90": {}, "ad_auc": {}, "errors": {"ad_eff_at_br90": {}, "ad_auc": {}}}
     out.arrays["score_defect"] = {}
+    eps = float(design.training.get("kl_eps", 0.0))
+    joint = offchip is not None
+    if joint:
+        joint_normal = joint_scores.track_scores(design, net, decoder, offchip, test.codes, test.target_codes, eps)
+        joint_bad: dict[str, Any] = {}
     for kind in DEFECT_KINDS:
         log(f"evaluate: {kind}")
         bad = sample(design, n_defect, seeds[kind], defect=kind, progress=progress)
         last_bad = net.forward(bad.codes)
-        mu_bad = mu_fmt.to_float(last_bad)
+        mu_bad = mu_fmt.to_float(last_bad)[:, :n_mu]
+        if joint:
+            joint_bad[kind] = joint_scores.track_scores(design, net, decoder, offchip, bad.codes, bad.target_codes,
+                                                        eps)
         y = np.r_[np.zeros(n_test, dtype=np.int64), np.ones(n_defect, dtype=np.int64)]
         for name, fn in funcs.items():
             sc = np.r_[normal[name], fn(mu_bad, bad.codes)]
@@ -236,6 +250,9 @@ def measure(design: Design, net: IntegerNetwork, model_hash: str, decoder: Decod
         v["ad_eff_at_br90"][kind], e["ad_eff_at_br90"][kind] = eff["value"], eff["err"]
         v["ad_auc"][kind], e["ad_auc"][kind] = a["value"], a["err"]
         out.arrays["score_defect"][kind] = score_bad
+    if joint:
+        out.thesis = joint_scores.table(joint_normal, joint_bad)
+        out.arrays["joint"] = {"normal": joint_normal, **joint_bad}
     return out
 
 
@@ -244,4 +261,4 @@ def metrics_json(m: Measured, sources: dict[str, str]) -> dict[str, Any]:
     came from, and every anomaly score tried."""
     return {"design": m.design, "model_hash": m.model_hash, **m.values, "errors": m.errors,
             "sample_sizes": m.sizes, "data": {**sources, "seed_set": m.seed_set}, "scores_tried": m.scores,
-            "fitted_on_reference": m.fitted}
+            "fitted_on_reference": m.fitted, **({"thesis_scores": m.thesis} if m.thesis else {})}

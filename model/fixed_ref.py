@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model import kl_discrete
 from model.design import N_ROWS, Dense, Design
 from model.formats import FixedFormat
 
@@ -86,7 +87,7 @@ class IntegerNetwork:
         """Every output column of the design, in design.output_columns order (raw integers)."""
         last = self.forward(x_raw)
         score = self.score(x_raw, last)
-        parts = [last] if self.design.latent else []
+        parts = [last] if self.design.latents else []
         return np.column_stack([*parts, score, decision(score, threshold_raw)]).astype(np.int64)
 
 
@@ -107,12 +108,16 @@ def score_raw(design: Design, last: np.ndarray, x_raw: np.ndarray) -> np.ndarray
     score is sum(m^2) for raw means m, shifted to the score's fraction bits F >= 2f + 1 (the
     design check guarantees the format holds it); with dip_shift, plus
     profile_dips * 2**dip_shift, that is profile_dips << (dip_shift + F).
+    kl_total: the same over the continuous means, plus the integer discrete KL of each categorical
+    latent's logits (model.kl_discrete), which has the score's fraction bits.
     network: the last layer's single output is the score.
     """
-    if design.score != "kl_clipped":
+    if design.score == "network":
         return np.asarray(last, dtype=np.int64)[:, 0]
     frac = design.score_format.frac
-    kl = np.sum(np.asarray(last, dtype=np.int64) ** 2, axis=-1) << (frac - 2 * design.layers[-1].result.frac - 1)
+    mu = np.asarray(last, dtype=np.int64)[:, : design.latent_split.continuous]
+    kl = np.sum(mu**2, axis=-1) << (frac - 2 * design.layers[-1].result.frac - 1)
+    kl = kl + kl_discrete.total_raw(design, last)
     if design.dip_shift is None:
         return kl
     return kl + (profile_dips(design, x_raw) << (design.dip_shift + frac))

@@ -36,13 +36,19 @@ def result_quantizer(layer: Dense):
     return bits(layer.result)
 
 
-def build(design: Design, name: str | None = None):
-    """The on-chip network alone (inputs are the codes as ufixed values, code / 2**bits)."""
+def build(design: Design, name: str | None = None, quantized: bool = True):
+    """The on-chip network alone (inputs are the codes as ufixed values, code / 2**bits). With
+    quantized=False the same layers in float (Dense, ReLU), under the same names: the float
+    baseline a quantized model is compared with."""
     tf, qk = qkeras()
     x = inp = tf.keras.Input((design.n_inputs,), name="x")
     for layer in design.layers:
-        x = qk.QDense(
-            layer.units, kernel_quantizer=bits(layer.weight), bias_quantizer=bits(layer.bias), name=layer.name
-        )(x)
-        x = qk.QActivation(result_quantizer(layer), name=activation_name(layer))(x)
+        if quantized:
+            x = qk.QDense(
+                layer.units, kernel_quantizer=bits(layer.weight), bias_quantizer=bits(layer.bias), name=layer.name
+            )(x)
+            x = qk.QActivation(result_quantizer(layer), name=activation_name(layer))(x)
+        else:
+            x = tf.keras.layers.Dense(layer.units, name=layer.name)(x)
+            x = tf.keras.layers.Activation(layer.activation, name=activation_name(layer))(x)
     return tf.keras.Model(inp, x, name=name or design.name.replace("-", "_"))

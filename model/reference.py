@@ -33,6 +33,8 @@ FORMAT_VERSION = 2
 SCORE_DEFINITIONS = {
     "kl_clipped": "0.5 * sum(mu_j^2) over the last layer's results, exact",
     "network": "the last layer's single result",
+    "kl_total": "0.5 * sum(mu_j^2) over the continuous means, exact, + the integer discrete KL of each categorical "
+                "latent's logits (model/kl_discrete.py: exp and d*exp tables, softmax sum, ln and 1/x tables)",
 }
 DIPS_DEFINITION = (" + 2**dip_shift * (sum over input slices and interior rows r of max(0, min(x[r-1], x[r+1]) - x[r])"
                    ", input codes as raw integers)")
@@ -95,6 +97,8 @@ def weights_json(net: IntegerNetwork) -> str:
         "score": d.score,
         "score_definition": SCORE_DEFINITIONS[d.score] + (DIPS_DEFINITION if d.dip_shift is not None else ""),
         **({"dip_shift": d.dip_shift} if d.dip_shift is not None else {}),
+        **({"latent": {"continuous": d.latent_split.continuous, "categorical": list(d.latent_split.categorical)},
+            "exp_frac": d.exp_frac, "sum_frac": d.sum_frac} if d.score == "kl_total" else {}),
         "score_format": d.score_format.hls(),
         "decision": d.decision,
         "decision_definition": "score > score_threshold (raw integers of score_format)",

@@ -32,25 +32,34 @@ def beta_at(cfg: dict[str, Any], epoch: int) -> float:
     return lo + (hi - lo) * 0.5 * (1.0 - math.cos(2.0 * math.pi * epoch / period))
 
 
-def build_decoder(design: Design):
-    """The decoder as QKeras layers: QDense + quantized ReLU per hidden layer, a sigmoid output."""
+def build_decoder(design: Design, quantized: bool = True):
+    """The decoder as QKeras layers: QDense + quantized ReLU per hidden layer, a sigmoid output
+    (float Dense and ReLU with quantized=False). It reads the last layer's width: the means, and
+    after them a JointVAE's categories."""
     tf, qk = qnet.qkeras()
     dec = design.decoder
+
+    def dense(units: int, name: str):
+        if not quantized:
+            return tf.keras.layers.Dense(units, name=name)
+        return qk.QDense(units, kernel_quantizer=qnet.bits(dec.weight), bias_quantizer=qnet.bits(dec.bias), name=name)
+
     z = inp = tf.keras.Input((design.layers[-1].units,), name="z")
     for k, units in enumerate(dec.units):
-        z = qk.QDense(units, kernel_quantizer=qnet.bits(dec.weight), bias_quantizer=qnet.bits(dec.bias),
-                      name=f"dec{k + 1}")(z)
-        z = qk.QActivation(qk.quantized_relu(dec.result.width, dec.result.integer), name=f"dec{k + 1}_relu")(z)
-    out = qk.QDense(dec.n_out, kernel_quantizer=qnet.bits(dec.weight), bias_quantizer=qnet.bits(dec.bias),
-                    name="dec_out")(z)
+        z = dense(units, f"dec{k + 1}")(z)
+        if quantized:
+            z = qk.QActivation(qk.quantized_relu(dec.result.width, dec.result.integer), name=f"dec{k + 1}_relu")(z)
+        else:
+            z = tf.keras.layers.Activation("relu", name=f"dec{k + 1}_relu")(z)
+    out = dense(dec.n_out, "dec_out")(z)
     return tf.keras.Model(inp, tf.keras.layers.Activation("sigmoid", name="dec_sigmoid")(out), name="decoder")
 
 
-def training_encoder(design: Design):
+def training_encoder(design: Design, quantized: bool = True):
     """qnet.build(design) with a second output, what the means' layer reads (the log-variance
     head reads it too); a pruning-wrapped copy keeps both outputs."""
     tf, _ = qnet.qkeras()
-    enc = qnet.build(design)
+    enc = qnet.build(design, quantized=quantized)
     layers = design.layers
     feed = enc.get_layer(qnet.activation_name(layers[-2])).output if len(layers) > 1 else enc.input
     return tf.keras.Model(enc.input, [enc.output, feed], name=enc.name)

@@ -31,13 +31,14 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from hw.toolchain import ToolchainError
     from model.decoder import DecoderError
     from model.design import DesignError
+    from model.offchip import OffchipError
     from model.reference import ReferenceError
     from pixvae.measure import MetricsError
     from tb.bulk import BulkError
 
     errs: list[type[BaseException]] = [GoldenError, HlsError, ToolchainError, ReferenceError, BulkError,
                                        ParameterError, RtlError, DesignError, SynthError, TimingError, ClockError,
-                                       DecoderError, MetricsError, FileNotFoundError]
+                                       DecoderError, MetricsError, OffchipError, FileNotFoundError]
     try:
         from model.dataformat import DataFormatError
 
@@ -80,8 +81,9 @@ clock_opt = click.option("--clock-ns", type=POSITIVE, default=None,
                               f"else an assumed {params.CLOCK_PERIOD_NS} ns; the summary says which].")
 budget_opt = click.option("--budget-ns", type=POSITIVE, default=params.LATENCY_BUDGET_NS, show_default=True,
                           help="Latency budget (one 40 MHz bunch crossing).")
-profile_opt = click.option("--profile", type=click.Choice(["tiny", "short", "paper"]), default="short",
-                           show_default=True, help="Training profile (tiny: a smoke test of the flow, not a model).")
+profile_opt = click.option("--profile", default="short", show_default=True,
+                           help="Training profile, one of the design's [training.profiles] (tiny: a smoke test of "
+                                "the flow, not a model; short; paper, or thesis for the JointVAE).")
 levels_opt = click.option("--adder-levels", type=click.IntRange(min=1), default=None,
                           help="Adder levels per pipeline stage (da4ml latency cutoff) [default: the design's "
                                "[rtl] adder_levels, chosen from closed timing by `pixvae timing`].")
@@ -577,7 +579,9 @@ def evaluate(design_name: str, reference: Path | None, tracks: int | None, seed_
             click.echo(f"DISAGREES: {line}", err=True)
         click.echo(f"error: {len(bad)} figures of {committed} do not hold on fresh tracks", err=True)
         sys.exit(1)
-    click.echo(f"agrees with {committed} within {measure.AGREE_SIGMA:g} standard errors")
+    n = len(set.intersection(*(set(f) for f in measure.figures(old, doc))))
+    click.echo(f"agrees with {committed}: {n} figures, each within {measure.agree_sigma(n):.2f} combined standard "
+               f"errors ({100 * measure.FALSE_ALARM:g}% false alarms over all {n})")
 
 
 @main.command()
@@ -589,10 +593,10 @@ def report(design_name: str, reference: Path | None, tracks: int | None, seed_se
     """A self-contained HTML report of the paper's measurements (plots embedded), metrics.json beside it."""
     from pixvae import measure, model_report
 
-    design, _, m = _measure(design_name, reference, tracks, seed_set)
+    design, ref_dir, m = _measure(design_name, reference, tracks, seed_set)
     out = out or Path("build") / "report" / design.name
     doc = _write_metrics(design, m, out / measure.METRICS_FILE)
-    click.echo(f"wrote {model_report.write(design, m, doc, out)} and {out / measure.METRICS_FILE}")
+    click.echo(f"wrote {model_report.write(design, m, doc, out, ref_dir)} and {out / measure.METRICS_FILE}")
 
 
 if __name__ == "__main__":

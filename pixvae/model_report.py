@@ -179,8 +179,18 @@ def _hardware(design: Design, m: E.Measured) -> str:
     return f"<table border=1 cellpadding=3>{body}</table><p>{want}</p>"
 
 
-def write(design: Design, m: E.Measured, doc: dict[str, Any], out: Path) -> Path:
+def write(design: Design, m: E.Measured, doc: dict[str, Any], out: Path, ref_dir: Path | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
+    joint = ""
+    if m.thesis:  # a JointVAE: the thesis's part of the report
+        from model import decoder as decmod
+        from model import reference
+        from pixvae import joint_report
+
+        ref_dir = ref_dir or design.reference_dir
+        ref = reference.load(ref_dir, design)
+        joint = joint_report.section(design, m, doc, ref_dir, decmod.load(ref_dir, design, ref.model_hash),
+                                     ref.network)
     figs = []
     if design.kind == "vae_encoder":
         figs += [_percent_error(m), _track_display(design, m), _scores(design, m), _rocs(design, m),
@@ -205,6 +215,7 @@ rejection) need not agree.</p>
 <h2>Anomaly scores tried (latent means of the integer model; centre and scale from normal reference tracks only)</h2>
 {_scores_tried(doc)}
 <h2>Plots</h2>{''.join(figs)}
+{joint}
 </body></html>"""
     path = out / "report.html"
     path.write_text(page)

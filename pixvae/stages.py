@@ -89,6 +89,13 @@ def train(design: Design, train_dir: Path, ref_dir: Path, profile: str) -> str:
 
         model, history = classifier.train(design, codes[:n], ts.labels.iloc[:n], cfg)
         dec_model = None
+    elif design.latent_split.categorical:  # a JointVAE, and its float baseline beside it
+        from model import jointvae, offchip
+
+        model, history, dec_model, logvar = jointvae.train(design, codes[:n], targets[:n], cfg)
+        log(f"train: the float baseline of {design.name} (same architecture, no quantizers)")
+        f_enc, f_hist, f_dec, f_logvar = jointvae.train(design, codes[:n], targets[:n], cfg, quantized=False)
+        extras = offchip.collect(design, logvar, f_enc, f_logvar, f_dec, model)
     else:
         from model import vae
 
@@ -103,9 +110,13 @@ def train(design: Design, train_dir: Path, ref_dir: Path, profile: str) -> str:
         "kernel_sparsity": {ly.spec.name: round(ly.sparsity, 4) for ly in net.layers},
         "host": platform.platform(),
     }
+    if design.latent_split and design.latent_split.categorical:
+        meta["float_baseline_history"] = f_hist
     digest = reference.save(ref_dir, net, hls.hls_config(design), meta)
     if dec_model is not None:
         decoder.save(ref_dir, decoder.from_keras(design, dec_model, digest))
+    if design.latent_split and design.latent_split.categorical:
+        offchip.save(ref_dir, extras, digest)
     log(f"train: saved reference model {digest[:12]} -> {ref_dir}")
     n_eval = int(cfg.get("eval_tracks", DEFAULT_EVAL_TRACKS))
     sizes = {"test": n_eval, "defect_each": n_eval, "reference": n_eval}

@@ -133,10 +133,11 @@ def _pixvae(*args: str):
                           env={**os.environ}, timeout=900)
 
 
-@pytest.mark.parametrize("name", ["vae-low", "vae-high", "classifier"])
+@pytest.mark.parametrize("name", ["vae-low", "vae-high", "classifier", "jointvae"])
 def test_committed_metrics_hold_on_fresh_tracks(name: str, tmp_path: Path) -> None:
     """`pixvae evaluate` measures the committed model on independent seeded sets (seed set 1; its
-    training run measured set 0 with 55,000 tracks a set) and agrees within 3 standard errors."""
+    training run measured set 0 with 55,000 tracks a set, 20,000 for the JointVAE) and agrees within
+    measure.agree_sigma combined standard errors (3.0 to 3.5)."""
     proc = _pixvae("evaluate", "--design", name, "--tracks", "3000", "--out", str(tmp_path / "m.json"))
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     assert "agrees with" in proc.stdout
