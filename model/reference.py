@@ -198,6 +198,14 @@ def load(path: Path, design: Design) -> Reference:
             f"{src}: score dip_shift {doc.get('outputs', {}).get('dip_shift')!r} differs from the design's "
             f"{design.dip_shift!r} (stale reference: retrain)"
         )
+    if design.score == "kl_total":
+        split = design.latent_split
+        want_kl = {"latent": {"continuous": split.continuous, "categorical": list(split.categorical)},
+                   "exp_frac": design.exp_frac, "sum_frac": design.sum_frac}
+        for key, value in want_kl.items():
+            if doc.get("outputs", {}).get(key) != value:
+                raise ReferenceError(f"{src}: score {key} {doc.get('outputs', {}).get(key)!r} differs from the "
+                                     f"design's {value!r} (stale reference: retrain)")
     if doc.get("outputs", {}).get("score_format") != design.score_format.hls():
         raise ReferenceError(
             f"{src}: score format {doc.get('outputs', {}).get('score_format')!r} differs from "
