@@ -86,3 +86,32 @@ def test_a_bad_latent_split_is_one_line(tmp_path: Path, pattern: str, repl: str,
         D.load(folder)
     assert "\n" not in str(exc.value) and needle in str(exc.value), str(exc.value)
     shutil.rmtree(folder)
+
+
+def test_the_jointvae_goes_through_every_stage(tmp_path: Path) -> None:
+    """Train (tiny: the QAT model and its float baseline), measure the thesis's scores, hls4ml +
+    C-sim, Verilog, golden, RTL regression: bit-exact, and the float parts saved beside the model."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from model import offchip, reference
+    from pixvae.paths import REPO
+
+    run = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "pixvae.cli", "flow", "--design", "jointvae", "--profile", "tiny",
+                           "--run-dir", str(run)], capture_output=True, text=True, cwd=REPO, env={**os.environ},
+                          timeout=1500)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert "result           : PASS" in proc.stdout
+    assert "mismatches       : 0 vectors (0 output fields)" in proc.stdout
+    ref = reference.load(run / "reference", JOINT)
+    off = offchip.load(run / "reference", JOINT, ref.model_hash)
+    assert off.arrays["qat/fc_out/kernel"].shape == off.arrays["float/fc_out/kernel"].shape == (24, 16)
+    doc = json.loads((run / "reference" / "metrics.json").read_text())
+    assert set(doc["thesis_scores"]) == {"float", "quantized", "on_chip"}
+    assert set(doc["thesis_scores"]["quantized"]) == {"energy", "bce", "dice", "bce_dice", "kl_continuous",
+                                                      "kl_discrete", "kl_total", "kl_clipped"}
+    with pytest.raises(offchip.OffchipError, match="trained with encoder"):
+        offchip.load(run / "reference", JOINT, "0" * 64)
