@@ -28,7 +28,7 @@ def pixvae(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_shipped_designs() -> None:
-    assert {"vae-low", "vae-high", "classifier"} <= set(D.names())
+    assert {"vae-low", "vae-high", "classifier", "classifier-high", "jointvae"} <= set(D.names())
     low, high, clf = D.load("vae-low"), D.load("vae-high"), D.load("classifier")
     assert [ly.units for ly in low.layers] == [24, 8] and low.n_inputs == 53 and low.input_format.width == 4
     assert [ly.units for ly in high.layers] == [24, 8] and high.input_format.width == 10
@@ -36,6 +36,10 @@ def test_shipped_designs() -> None:
     assert [ly.units for ly in clf.layers] == [24, 12, 1] and clf.sparsity == 0.4
     assert all(ly.weight.width == 10 and ly.bias.width == 10 for ly in clf.layers)
     assert clf.output_columns == ["score", "keep"] and low.output_columns[-2:] == ["score", "flag"]
+    clf_high = D.load("classifier-high")  # the same network on vae-high's 10-bit codes
+    assert clf_high.encoding == high.encoding and clf_high.input_format == high.input_format
+    assert [(ly.units, ly.weight, ly.result) for ly in clf_high.layers] == \
+        [(ly.units, ly.weight, ly.result) for ly in clf.layers]
 
 
 def _edit(text: str, pattern: str, repl: str) -> str:

@@ -133,7 +133,7 @@ def _pixvae(*args: str):
                           env={**os.environ}, timeout=900)
 
 
-@pytest.mark.parametrize("name", ["vae-low", "vae-high", "classifier", "jointvae"])
+@pytest.mark.parametrize("name", ["vae-low", "vae-high", "classifier", "classifier-high", "jointvae"])
 def test_committed_metrics_hold_on_fresh_tracks(name: str, tmp_path: Path) -> None:
     """`pixvae evaluate` measures the committed model on independent seeded sets (seed set 1; its
     training run measured set 0 with 55,000 tracks a set, 20,000 for the JointVAE) and agrees within
