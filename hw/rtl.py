@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import io
 import json
+import operator
 import re
 import shutil
 from dataclasses import asdict, dataclass
@@ -115,10 +116,10 @@ def _cast_hls(v, p):
     return _cast(v, *_kif(p), p.rounding_mode.name, p.saturation_mode.name)
 
 
-def _tree(terms: list):
-    """A balanced adder tree: log2(n) levels, not a chain of n - 1."""
+def _tree(terms: list, op=operator.add):
+    """A balanced tree of `op` (an adder tree by default): log2(n) levels, not a chain of n - 1."""
     while len(terms) > 1:
-        terms = [terms[j] + terms[j + 1] if j + 1 < len(terms) else terms[j] for j in range(0, len(terms), 2)]
+        terms = [op(terms[j], terms[j + 1]) if j + 1 < len(terms) else terms[j] for j in range(0, len(terms), 2)]
     return terms[0]
 
 
@@ -137,8 +138,8 @@ def _dips(design: Design, inp) -> list:
 
 def _table(v, fn):
     """A lookup of v through fn (real value -> raw integer, model/kl_discrete.py), tabulated over
-    every value da4ml knows v can take; the table holds values, so the raw integers are scaled by
-    the output's step, read off as 2**-frac below."""
+    every value da4ml knows v can take. The table's entries are the raw integers themselves; the
+    caller scales the result by 2**-frac of the table's format."""
     n = round((v.high - v.low) / v.step) + 1
     grid = float(v.low) + float(v.step) * np.arange(n)
     return v.lookup(np.asarray(fn(grid), dtype=np.float64))
@@ -152,10 +153,8 @@ def _kl_discrete(design: Design, logits: list):
 
     ef, sf, out = design.exp_frac, design.sum_frac, design.score_format.frac
     t = kl_discrete.tables(design, len(logits))
-    m = logits
-    while len(m) > 1:  # a balanced tree of max, as _tree
-        m = [m[j].max_of(m[j + 1]) if j + 1 < len(m) else m[j] for j in range(0, len(m), 2)]
-    d = [(m[0] - a).relu() for a in logits]  # >= 0 always; relu tells da4ml so
+    m = _tree(logits, lambda a, b: a.max_of(b))
+    d = [(m - a).relu() for a in logits]  # >= 0 always; relu tells da4ml so
     s = _tree([_table(v, t["exp"]) for v in d]) * 2.0**-ef
     p = _tree([_table(v, t["dexp"]) for v in d]) * 2.0**-ef
     s = s.quantize(0, len(logits).bit_length(), sf, "WRAP", "TRN")

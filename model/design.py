@@ -218,6 +218,11 @@ class Design:
         return [f"x{j:0{width}d}" for j in range(self.n_inputs)]
 
     @property
+    def joint(self) -> bool:
+        """A JointVAE: a VAE whose last layer also gives categorical logits."""
+        return bool(self.latent_split and self.latent_split.categorical)
+
+    @property
     def latent(self) -> Field | None:
         """A VAE's continuous latent means, which leave the chip beside the score."""
         fields = self.latents

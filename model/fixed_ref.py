@@ -73,12 +73,16 @@ class IntegerNetwork:
     design: Design
     layers: tuple[IntLayer, ...]
 
+    def activations(self, x_raw: np.ndarray) -> list[tuple[np.ndarray, int]]:
+        """(raw values, fraction bits) of the inputs and then of every layer's results."""
+        out = [(np.asarray(x_raw, dtype=np.int64), self.design.input_format.frac)]
+        for layer in self.layers:
+            out.append((layer(*out[-1]), layer.spec.result.frac))
+        return out
+
     def forward(self, x_raw: np.ndarray) -> np.ndarray:
         """The last layer's results (raw) for (n, n_inputs) input codes."""
-        x, frac = np.asarray(x_raw, dtype=np.int64), self.design.input_format.frac
-        for layer in self.layers:
-            x, frac = layer(x, frac), layer.spec.result.frac
-        return x
+        return self.activations(x_raw)[-1][0]
 
     def score(self, x_raw: np.ndarray, last: np.ndarray) -> np.ndarray:
         return score_raw(self.design, last, x_raw)

@@ -59,10 +59,7 @@ def track_scores(design: Design, net: IntegerNetwork, dec: Decoder, off: Offchip
     out["float"] = _recon_scores(y, off.float_decoder(latent_input(design, last))) | _kl_scores(
         design, last, off.logvar(hidden, "float/"), eps)
     # quantized: the integer encoder's values, its hidden layer for the log-variance head
-    h, frac = np.asarray(codes, dtype=np.int64), design.input_format.frac
-    for layer in net.layers[:-1]:
-        h, frac = layer(h, frac), layer.spec.result.frac
-    last_raw = net.layers[-1](h, frac)
+    *_, (h, frac), (last_raw, _) = net.activations(codes)
     lastq = design.layers[-1].result.to_float(last_raw)
     hq = h * 2.0**-frac
     out["quantized"] = _recon_scores(y, dec(latent_input(design, lastq))) | _kl_scores(

@@ -39,8 +39,7 @@ def run(design: Design, ref_dir: Path, sizes: dict[str, int], seed_set: int = 0,
         log=print) -> E.Measured:
     ref = reference.load(ref_dir, design)
     dec = decmod.load(ref_dir, design, ref.model_hash) if design.decoder is not None else None
-    joint = design.latent_split is not None and design.latent_split.categorical
-    off = offchip.load(ref_dir, design, ref.model_hash) if joint else None
+    off = offchip.load(ref_dir, design, ref.model_hash) if design.joint else None
     return E.measure(design, ref.network, ref.model_hash, dec, sizes["test"], sizes["defect_each"],
                      sizes["reference"], seed_set=seed_set, progress=progress, log=log, offchip=off)
 
@@ -104,7 +103,7 @@ def agree_sigma(n_figures: int) -> float:
     return float(norm.isf(FALSE_ALARM / (2 * max(n_figures, 1))))
 
 
-def figures(committed: dict[str, Any], fresh: dict[str, Any]
+def _figures(committed: dict[str, Any], fresh: dict[str, Any]
             ) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
     """The figures of both measurements that are compared, each (value, error)."""
     skip = set(not_compared(committed, fresh))
@@ -114,12 +113,14 @@ def figures(committed: dict[str, Any], fresh: dict[str, Any]
     return a, b
 
 
-def compare(committed: dict[str, Any], fresh: dict[str, Any]) -> list[str]:
-    """Figures (with a statistical error) that differ by more than agree_sigma combined errors."""
-    a, b = figures(committed, fresh)
+def compare(committed: dict[str, Any], fresh: dict[str, Any]) -> tuple[list[str], int]:
+    """Figures (with a statistical error) that differ by more than agree_sigma combined errors,
+    and how many figures both measurements have (what the sigma was chosen for)."""
+    a, b = _figures(committed, fresh)
     bad = []
-    z = agree_sigma(len(a.keys() & b.keys()))
-    for key in sorted(a.keys() & b.keys()):
+    common = a.keys() & b.keys()
+    z = agree_sigma(len(common))
+    for key in sorted(common):
         (va, ea), (vb, eb) = a[key], b[key]
         sigma = math.hypot(ea, eb)
         if abs(va - vb) > z * sigma:
@@ -127,7 +128,7 @@ def compare(committed: dict[str, Any], fresh: dict[str, Any]) -> list[str]:
                        f"({abs(va - vb) / sigma if sigma else math.inf:.1f} sigma)")
     missing = sorted(set(a) ^ set(b))
     bad += [f"{key}: in only one of the two measurements" for key in missing]
-    return bad
+    return bad, len(common)
 
 
 def table(design: Design, doc: dict[str, Any]) -> list[str]:

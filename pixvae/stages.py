@@ -84,18 +84,20 @@ def train(design: Design, train_dir: Path, ref_dir: Path, profile: str) -> str:
     log(f"train: {design.name} ({design.kind}), {profile} profile, {n} tracks, {cfg['epochs']} epochs"
         + (f", pruned to {design.sparsity:g}" if design.sparsity else ""))
     t0 = time.perf_counter()
+    extras, extra_meta = None, {}  # a JointVAE's float parts (offchip.npz) and its float baseline's history
     if design.kind == "classifier":
         from model import classifier
 
         model, history = classifier.train(design, codes[:n], ts.labels.iloc[:n], cfg)
         dec_model = None
-    elif design.latent_split.categorical:  # a JointVAE, and its float baseline beside it
+    elif design.joint:  # a JointVAE, and its float baseline beside it
         from model import jointvae, offchip
 
         model, history, dec_model, logvar = jointvae.train(design, codes[:n], targets[:n], cfg)
         log(f"train: the float baseline of {design.name} (same architecture, no quantizers)")
         f_enc, f_hist, f_dec, f_logvar = jointvae.train(design, codes[:n], targets[:n], cfg, quantized=False)
         extras = offchip.collect(design, logvar, f_enc, f_logvar, f_dec, model)
+        extra_meta = {"float_baseline_history": f_hist}
     else:
         from model import vae
 
@@ -109,13 +111,12 @@ def train(design: Design, train_dir: Path, ref_dir: Path, profile: str) -> str:
         "history": history,
         "kernel_sparsity": {ly.spec.name: round(ly.sparsity, 4) for ly in net.layers},
         "host": platform.platform(),
+        **extra_meta,
     }
-    if design.latent_split and design.latent_split.categorical:
-        meta["float_baseline_history"] = f_hist
     digest = reference.save(ref_dir, net, hls.hls_config(design), meta)
     if dec_model is not None:
         decoder.save(ref_dir, decoder.from_keras(design, dec_model, digest))
-    if design.latent_split and design.latent_split.categorical:
+    if extras is not None:
         offchip.save(ref_dir, extras, digest)
     log(f"train: saved reference model {digest[:12]} -> {ref_dir}")
     n_eval = int(cfg.get("eval_tracks", DEFAULT_EVAL_TRACKS))
