@@ -51,11 +51,16 @@ def rtl_run(*args: str) -> subprocess.CompletedProcess[str]:
                           cwd=REPO, timeout=900)
 
 
-def test_rtl_run_writes_the_rtl_outputs(design: Design, golden: G.Golden, exe: Path, tmp_path: Path) -> None:
+def test_rtl_run_writes_the_rtl_outputs(design: Design, golden: G.Golden, exe: Path, rtl_dir: Path,
+                                       tmp_path: Path) -> None:
+    """Run in the session's build folder, which has the run-folder layout: the command reuses the
+    export and the harness there, as it does on a user's second run (a new folder would export
+    and build again, the same work the fixtures above did)."""
     rows = np.arange(0, len(golden), 97)
     pd.DataFrame(golden.x[rows], columns=design.x_columns).to_csv(tmp_path / "in.csv", index=False)
-    proc = rtl_run("--design", design.name, "--inputs", str(tmp_path / "in.csv"), "--out", str(tmp_path / "o.csv"),
-                   "--run-dir", str(tmp_path / "run"))
+    with build_lock(rtl_dir.parent.name):
+        proc = rtl_run("--design", design.name, "--inputs", str(tmp_path / "in.csv"), "--out",
+                       str(tmp_path / "o.csv"), "--run-dir", str(rtl_dir.parent))
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = pd.read_csv(tmp_path / "o.csv")
     assert list(out.columns) == design.output_columns

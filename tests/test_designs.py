@@ -124,6 +124,7 @@ def test_designs_command_lists_and_creates(tmp_path: Path) -> None:
         shutil.rmtree(D.DESIGNS_ROOT / name, ignore_errors=True)
 
 
+@pytest.mark.e2e
 def test_a_user_design_goes_through_every_stage(tmp_path: Path) -> None:
     """From a description alone: train (tiny), hls4ml + C-sim, Verilog, golden, RTL regression, bit-exact."""
     folder = tmp_path / "user-net"
@@ -137,6 +138,7 @@ def test_a_user_design_goes_through_every_stage(tmp_path: Path) -> None:
     assert "input  wire [318-1:0]  in_data" in top and "output wire [36-1:0] out_mu" in top
 
 
+@pytest.mark.e2e
 def test_training_reads_an_imported_release_through_its_features_cache(tmp_path: Path) -> None:
     """A design's codes from `pixvae data import`'s features.npz equal those of the release in memory,
     and `pixvae train --data` trains from it."""

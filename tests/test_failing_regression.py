@@ -1,9 +1,10 @@
 """A failing regression fails everywhere: every entry point exits non-zero and says why.
 
-Three faults (see tests/faults/sitecustomize.py) go through each entry point as a user or CI
-would run it, in a subprocess: a flipped golden bit, a mutated RTL file (one adder's shift in the
-exported core) and a testbench that raises. Parameters that would make a run meaningless are
-refused before any work. The rules themselves (tb.verdict) are checked on crafted results.
+Three faults (see tests/faults/sitecustomize.py) go through the entry points as a user or CI
+would run them, in a subprocess: a flipped golden bit, a mutated RTL file (one adder's shift in
+the exported core) and a testbench that raises; every entry point meets at least one.
+Parameters that would make a run meaningless are refused before any work. The rules themselves
+(tb.verdict) are checked on crafted results.
 """
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ def test_empty_golden_set_is_refused(tmp_path: Path) -> None:
 
 # --- through each entry point ----------------------------------------------------------------
 
+@pytest.mark.e2e
 def test_pixvae_sim_fails_on_a_flipped_golden_bit(vae_low_build, tmp_path: Path) -> None:
     """...and draws the first failing vector's waveform, named in the failure message."""
     gdir = flipped_golden(DESIGN, tmp_path / "g", 7)
@@ -135,8 +137,10 @@ def test_pixvae_sim_fails_on_a_flipped_golden_bit(vae_low_build, tmp_path: Path)
     assert str(vcd) in proc.stderr and str(png) in proc.stderr
 
 
-@pytest.mark.parametrize("fault", ["rtl_shift", "tb_raise"])
-@pytest.mark.parametrize("command", ["sim", "regress"])
+# Each command with the fault the other does not get: with the flipped golden bit above, `sim`
+# meets a mismatch and a testbench that raises, `regress` a wrong RTL; the two share the runner
+# and the verdict (tb.verdict), so the other two pairings would only repeat them.
+@pytest.mark.parametrize("command, fault", [("sim", "tb_raise"), ("regress", "rtl_shift")])
 def test_pixvae_sim_and_regress_fail(vae_low_build, tmp_path: Path, command: str, fault: str) -> None:
     args = ["--reference", str(DESIGN.reference_dir), "--golden", str(COMMITTED_GOLDEN)] if command == "sim" else []
     proc = pixvae(command, "--run-dir", str(tmp_path / "run"), *args, fault=fault)
@@ -149,12 +153,14 @@ def test_pixvae_sim_and_regress_fail(vae_low_build, tmp_path: Path, command: str
 # above goes through that); here one fault each shows that their own exit status carries it:
 # the flow makes its own golden set, so a flipped bit in it; a candidate is a model change, so
 # a wrong RTL.
+@pytest.mark.e2e
 def test_pixvae_flow_fails_at_its_final_stage(vae_low_build, tmp_path: Path) -> None:
     proc = pixvae("flow", "--run-dir", str(tmp_path / "run"), "--profile", "tiny", fault="golden_bit")
     assert "== RTL regression summary ==" in proc.stdout, proc.stderr[-3000:]  # it reached the last stage
     assert_fails(proc, "golden_bit")
 
 
+@pytest.mark.e2e
 def test_pixvae_candidate_and_the_model_change_script_fail(vae_low_build, tmp_path: Path) -> None:
     """ci/model_change.sh is `pixvae candidate` behind a change check: with a wrong RTL the
     candidate's change report says FAIL and the script's exit status carries it."""

@@ -88,6 +88,7 @@ def test_a_bad_latent_split_is_one_line(tmp_path: Path, pattern: str, repl: str,
     shutil.rmtree(folder)
 
 
+@pytest.mark.e2e
 def test_the_jointvae_goes_through_every_stage(tmp_path: Path) -> None:
     """Train (tiny: the QAT model and its float baseline), measure the thesis's scores, hls4ml +
     C-sim, Verilog, golden, RTL regression: bit-exact, and the float parts saved beside the model."""
