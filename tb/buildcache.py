@@ -46,10 +46,12 @@ def fetch(path: Path, name: str, dest_dir: Path) -> bool:
     return True
 
 
-def store(path: Path, exe: Path) -> None:
+def store(path: Path, exe: Path, *kept: Path) -> None:
+    """Keep an executable (and any files built with it) under `path`, replacing what was there."""
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    shutil.copy2(exe, tmp / exe.name)
+    for f in (exe, *kept):
+        shutil.copy2(f, tmp / f.name)
     shutil.rmtree(path, ignore_errors=True)
     tmp.rename(path)

@@ -78,11 +78,25 @@ def _verilator_runner(flavour: str):
     return FastVerilator()
 
 
+# What the C++ bulk harness (tb.bulk) links against: the compiled model and Verilator's runtime
+# objects of the Verilator build below, kept beside its executable in the cache (3.7 MB for
+# vae-low), so that one compile of the RTL serves the cocotb tests and the harness.
+MODEL_KIT = ("Vtop.h", "Vtop__ALL.a", "Vtop_classes.mk", "verilated.o", "verilated_dpi.o", "verilated_vpi.o",
+             "verilated_threads.o")
+
+
+def _key(rtl_dir: Path, sim: str, waves: bool, flavour: str) -> dict[str, Any]:
+    meta = R.load_meta(rtl_dir)
+    return {"sim": sim, "sources": meta.sources, "sha256": R.sources_sha256(rtl_dir, meta), "waves": waves,
+            "args": VERILATOR_ARGS, "flavour": flavour, "make": FAST_MAKE_VARS if flavour == "fast" else []}
+
+
 def build(rtl_dir: Path, build_dir: Path, waves: bool = False, sim: str = "verilator",
-          flavour: str = "fast") -> BuildInfo:
+          flavour: str = "fast", need_kit: bool = False) -> BuildInfo:
     """Compile the RTL; skipped (cached) when the same sources were already built there or anywhere
     (tb.buildcache keeps Verilator executables by the digest of their sources and options).
-    `flavour` "stock" is the cocotb runner's own Verilator build, kept for the benchmark."""
+    `flavour` "stock" is the cocotb runner's own Verilator build, kept for the benchmark.
+    `need_kit`: the cache must also hold the MODEL_KIT (built again where an entry lacks it)."""
     from cocotb_tools.runner import get_runner
 
     _prepare(sim)
@@ -90,18 +104,19 @@ def build(rtl_dir: Path, build_dir: Path, waves: bool = False, sim: str = "veril
         raise ValueError(f"unknown build flavour {flavour!r} ({', '.join(FLAVOURS)})")
     meta = R.load_meta(rtl_dir)
     stamp = build_dir / "pixvae_build.json"
-    key = {"sim": sim, "sources": meta.sources, "sha256": R.sources_sha256(rtl_dir, meta), "waves": waves,
-           "args": VERILATOR_ARGS, "flavour": flavour, "make": FAST_MAKE_VARS if flavour == "fast" else []}
+    key = _key(rtl_dir, sim, waves, flavour)
+    entry = buildcache.entry("cocotb-" + sim, key)
     t0 = time.perf_counter()
-    if stamp.is_file() and json.loads(stamp.read_text()) == key:
+    kit_ok = not need_kit or all((entry / f).is_file() for f in MODEL_KIT)
+    if kit_ok and stamp.is_file() and json.loads(stamp.read_text()) == key:
         return BuildInfo(build_dir, time.perf_counter() - t0, True)
     build_dir.mkdir(parents=True, exist_ok=True)
-    entry = buildcache.entry("cocotb-" + sim, key)
     exe = meta.top  # the runner runs build_dir/<top>; nothing else of the build is needed
     with contextlib.ExitStack() as stack:
         if sim == "verilator":
             stack.enter_context(buildcache.locked(entry))
-            if buildcache.fetch(entry, exe, build_dir):
+            kit_ok = not need_kit or all((entry / f).is_file() for f in MODEL_KIT)
+            if kit_ok and buildcache.fetch(entry, exe, build_dir):
                 stamp.write_text(json.dumps(key))
                 return BuildInfo(build_dir, time.perf_counter() - t0, True)
         args = VERILATOR_ARGS + (VERILATOR_WAVE_ARGS if waves else []) if sim == "verilator" else []
@@ -115,9 +130,16 @@ def build(rtl_dir: Path, build_dir: Path, waves: bool = False, sim: str = "veril
             log_file=build_dir / "build.log",
         )
         if sim == "verilator":
-            buildcache.store(entry, build_dir / exe)
+            buildcache.store(entry, build_dir / exe, *(build_dir / f for f in MODEL_KIT))
         stamp.write_text(json.dumps(key))
     return BuildInfo(build_dir, time.perf_counter() - t0, False)
+
+
+def model_kit(rtl_dir: Path, build_dir: Path) -> Path:
+    """The folder holding the MODEL_KIT of the RTL's Verilator build (the same build the cocotb tests
+    run), compiled into build_dir first when no cached build has one."""
+    build(rtl_dir, build_dir, need_kit=True)
+    return buildcache.entry("cocotb-verilator", _key(rtl_dir, "verilator", False, "fast"))
 
 
 def run(
