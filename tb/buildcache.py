@@ -1,4 +1,5 @@
-"""A cache of simulator executables keyed by what they were built from.
+"""A cache of simulator executables (and of the objects later builds reuse) keyed by what they were
+built from.
 
 A Verilator build takes minutes; the same sources (a retrained model that did not change, the
 tests' copies, another run directory) are built once and copied from here. The key covers the
@@ -46,12 +47,12 @@ def fetch(path: Path, name: str, dest_dir: Path) -> bool:
     return True
 
 
-def store(path: Path, exe: Path, *kept: Path) -> None:
-    """Keep an executable (and any files built with it) under `path`, replacing what was there."""
+def store(path: Path, *files: Path) -> None:
+    """Keep built files (an executable, objects) under `path`, replacing what was there."""
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for f in (exe, *kept):
+    for f in files:
         shutil.copy2(f, tmp / f.name)
     shutil.rmtree(path, ignore_errors=True)
     tmp.rename(path)

@@ -1,5 +1,6 @@
 """Designs are data: descriptions are checked, encodings follow them, and a user's own design
-goes through every stage from its description alone."""
+goes through every stage from its description alone (bit-exact but for one golden bit flipped on
+purpose, which fails its flow)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from model import design as D
 from model import encoding, features
 from model.dataformat import TrackSet
 from pixvae.paths import REPO
+from tests.test_failing_regression import assert_fails
+from tests.test_failing_regression import pixvae as faulted_pixvae
 
 USER = Path(__file__).parent / "data" / "user-net.toml"
 
@@ -125,15 +128,21 @@ def test_designs_command_lists_and_creates(tmp_path: Path) -> None:
 
 
 @pytest.mark.e2e
-def test_a_user_design_goes_through_every_stage(tmp_path: Path) -> None:
-    """From a description alone: train (tiny), hls4ml + C-sim, Verilog, golden, RTL regression, bit-exact."""
+def test_a_user_design_goes_through_every_stage_and_its_flow_fails_on_a_flipped_golden_bit(tmp_path: Path) -> None:
+    """From a description alone: train (tiny), hls4ml + C-sim, Verilog, golden, RTL regression. One
+    bit of the flow's own golden set is flipped after it is written (tests/faults): the RTL matches
+    the other 2,560 vectors bit for bit, and the flow's exit status carries the one mismatch. (One
+    flow for both: each costs a minute of CI; the JointVAE's flow shows the exit 0 and PASS.)"""
     folder = tmp_path / "user-net"
     folder.mkdir()
     shutil.copy(USER, folder / D.DESIGN_FILE)
-    proc = pixvae("flow", "--design", str(folder), "--profile", "tiny", "--run-dir", str(tmp_path / "run"))
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
-    assert "result           : PASS" in proc.stdout and "design           : user-net" in proc.stdout
-    assert "mismatches       : 0 vectors (0 output fields)" in proc.stdout
+    proc = faulted_pixvae("flow", "--design", str(folder), "--profile", "tiny", "--run-dir", str(tmp_path / "run"),
+                          fault="golden_bit")
+    assert "== RTL regression summary ==" in proc.stdout, proc.stderr[-3000:]  # it reached the last stage
+    assert_fails(proc, "golden_bit")
+    assert "design           : user-net" in proc.stdout
+    assert "vectors compared : 2561 of 2561" in proc.stdout
+    assert "mismatches       : 1 vectors (1 output fields), 0 protocol errors" in proc.stdout
     top = (tmp_path / "run" / "rtl" / "pixel_encoder_top.v").read_text()
     assert "input  wire [318-1:0]  in_data" in top and "output wire [36-1:0] out_mu" in top
 
