@@ -585,6 +585,34 @@ def evaluate(design_name: str, reference: Path | None, tracks: int | None, seed_
 
 
 @main.command()
+@design_opt
+@click.option("--tracks", type=click.IntRange(min=500), default=15_000, show_default=True,
+              help="Normal tracks, and as many per defect; half of each trains the classifier.")
+@one_line_errors
+def ceiling(design_name: str, tracks: int) -> None:
+    """What the design's input codes tell of each defect at all: a classifier trained WITH defect labels
+    (model/ceiling.py), beside the committed on-chip score. A reference, not an on-chip score."""
+    import json
+
+    from model import ceiling as C
+    from pixvae import measure
+
+    design = _design(design_name)
+    doc = C.supervised(design, tracks)
+    committed = design.reference_dir / measure.METRICS_FILE
+    ours = json.loads(committed.read_text()) if committed.is_file() else {}
+    click.echo(f"{design.name}: {doc['classifier']}; {tracks} tracks per set")
+    for kind in C.E.DEFECT_KINDS:
+        eff, auc = doc[kind]["ad_eff_at_br90"], doc[kind]["ad_auc"]
+        line = (f"  {kind:<11} efficiency at 90% rejection {eff['value']:5.1f} +- {eff['err']:.1f}%, "
+                f"AUC {auc['value']:5.1f} +- {auc['err']:.1f}% (held out: {eff['n_signal']} + {eff['n_background']})")
+        if kind in ours.get("ad_eff_at_br90", {}):
+            n = ours.get("sample_sizes", {}).get("defect_each")
+            line += f"; the on-chip score: {ours['ad_eff_at_br90'][kind]:.1f}% ({committed}, {n} tracks a set)"
+        click.echo(line)
+
+
+@main.command()
 @measure_options
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Folder for report.html and metrics.json [default: build/report/DESIGN].")

@@ -160,3 +160,15 @@ def test_evaluate_fails_when_the_committed_metrics_do_not_hold(tmp_path: Path) -
     (ref / "metrics.json").write_text(json.dumps(doc))
     proc = _pixvae("evaluate", "--design", "vae-low", "--reference", str(ref), "--out", str(tmp_path / "m.json"))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "stale" in proc.stderr, proc.stderr
+
+
+def test_ceiling_reports_each_defect_with_its_sample_sizes() -> None:
+    """`pixvae ceiling`: a classifier trained with labels finds the loud pixel (one 9,000 e pixel) in
+    almost every track, on 300 held-out tracks per set; each line names its sizes."""
+    proc = _pixvae("ceiling", "--design", "vae-low", "--tracks", "600")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = {ln.split()[0]: ln for ln in proc.stdout.splitlines() if ln.startswith("  ")}
+    assert set(lines) == {"dead_pixel", "dead_row", "loud_pixel"}, proc.stdout
+    assert all("held out: " in ln and "the on-chip score: " in ln for ln in lines.values()), proc.stdout
+    auc = float(lines["loud_pixel"].split("AUC")[1].split("+-")[0])
+    assert auc > 90.0, lines["loud_pixel"]
