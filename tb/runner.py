@@ -105,8 +105,9 @@ def _runtime_objects(build_dir: Path, waves: bool):
             (build_dir / f).unlink(missing_ok=True)
     yield
     if not cached and all((build_dir / f).is_file() for f in files):
-        with buildcache.locked(entry):
-            buildcache.store(entry, *(build_dir / f for f in files))
+        with buildcache.locked(entry):  # stored once: a complete entry is never replaced while read
+            if not all((entry / f).is_file() for f in files):
+                buildcache.store(entry, *(build_dir / f for f in files))
 
 
 # What the C++ bulk harness (tb.bulk) links against: the compiled model and Verilator's runtime
