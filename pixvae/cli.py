@@ -592,17 +592,18 @@ def evaluate(design_name: str, reference: Path | None, tracks: int | None, seed_
 def ceiling(design_name: str, tracks: int) -> None:
     """What the design's input codes tell of each defect at all: a classifier trained WITH defect labels
     (model/ceiling.py), beside the committed on-chip score. A reference, not an on-chip score."""
-    import json
-
     from model import ceiling as C
+    from model import reference as refmod
+    from model.evaluation import DEFECT_KINDS
     from pixvae import measure
 
     design = _design(design_name)
-    doc = C.supervised(design, tracks)
     committed = design.reference_dir / measure.METRICS_FILE
-    ours = json.loads(committed.read_text()) if committed.is_file() else {}
+    ours = (measure.load_metrics(committed, refmod.model_hash(design.reference_dir))  # refused when stale
+            if committed.is_file() else {})
+    doc = C.supervised(design, tracks)
     click.echo(f"{design.name}: {doc['classifier']}; {tracks} tracks per set")
-    for kind in C.E.DEFECT_KINDS:
+    for kind in DEFECT_KINDS:
         eff, auc = doc[kind]["ad_eff_at_br90"], doc[kind]["ad_auc"]
         line = (f"  {kind:<11} efficiency at 90% rejection {eff['value']:5.1f} +- {eff['err']:.1f}%, "
                 f"AUC {auc['value']:5.1f} +- {auc['err']:.1f}% (held out: {eff['n_signal']} + {eff['n_background']})")

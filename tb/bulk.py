@@ -89,7 +89,7 @@ def build(rtl_dir: Path, build_dir: Path) -> tuple[Path, float, bool]:
     inc = [f"-I{d}" for d in (build_dir.resolve(), kit, root / "include", root / "include" / "vltstd")]
     obj = build_dir / "bulk_tb.o"
     _compile(["g++", *CXX_FLAGS, *inc, *_kit_defines(kit), "-c", str(HARNESS), "-o", str(obj)], build_dir)
-    objs = [kit / f for f in runner.MODEL_KIT if f.endswith(".o")] + [kit / "Vtop__ALL.a"]
+    objs = [kit / f"{o}.o" for o in runner.RUNTIME_OBJECTS] + [kit / "Vtop__ALL.a"]
     _compile(["g++", str(obj), *map(str, objs), "-pthread", "-o", str(exe)], build_dir)
     stamp.write_text(json.dumps({"sha256": digest}))
     return exe, time.perf_counter() - t0, False

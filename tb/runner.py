@@ -90,31 +90,33 @@ RUNTIME_OBJECTS = ("verilated", "verilated_dpi", "verilated_vpi", "verilated_thr
 def _runtime_objects(build_dir: Path, waves: bool):
     """Copy cached runtime objects (and their make dependency files) into build_dir before the
     build, and keep them after a build that compiled them."""
-    import shutil
-
     root = setup_verilator_env()
     key = {"root": str(root), "waves": waves, "make": FAST_MAKE_VARS}
     entry = buildcache.entry("verilator-runtime", key)
     files = [f"{o}{ext}" for o in RUNTIME_OBJECTS for ext in (".o", ".d")]
-    cached = all((entry / f).is_file() for f in files)
+    cached = _complete(entry, files)
     build_dir.mkdir(parents=True, exist_ok=True)
     for f in files:
         if cached:
-            shutil.copy2(entry / f, build_dir / f)  # keeps their mtime: newer than Verilator's sources
+            buildcache.fetch(entry, f, build_dir)  # copy2 keeps their mtime: newer than Verilator's sources
         else:  # a folder's own, perhaps of the other tracing mode: --assume-old would keep it
             (build_dir / f).unlink(missing_ok=True)
     yield
-    if not cached and all((build_dir / f).is_file() for f in files):
+    if not cached and _complete(build_dir, files):
         with buildcache.locked(entry):  # stored once: a complete entry is never replaced while read
-            if not all((entry / f).is_file() for f in files):
+            if not _complete(entry, files):
                 buildcache.store(entry, *(build_dir / f for f in files))
 
 
 # What the C++ bulk harness (tb.bulk) links against: the compiled model and Verilator's runtime
 # objects of the Verilator build below, kept beside its executable in the cache (3.7 MB for
 # vae-low), so that one compile of the RTL serves the cocotb tests and the harness.
-MODEL_KIT = ("Vtop.h", "Vtop__ALL.a", "Vtop_classes.mk", "verilated.o", "verilated_dpi.o", "verilated_vpi.o",
-             "verilated_threads.o")
+MODEL_KIT = ("Vtop.h", "Vtop__ALL.a", "Vtop_classes.mk", *(f"{o}.o" for o in RUNTIME_OBJECTS))
+
+
+def _complete(entry: Path, files) -> bool:
+    """Whether a cache entry holds every one of `files` (a build stored with them)."""
+    return all((entry / f).is_file() for f in files)
 
 
 def _key(rtl_dir: Path, sim: str, waves: bool, flavour: str) -> dict[str, Any]:
@@ -139,7 +141,7 @@ def build(rtl_dir: Path, build_dir: Path, waves: bool = False, sim: str = "veril
     key = _key(rtl_dir, sim, waves, flavour)
     entry = buildcache.entry("cocotb-" + sim, key)
     t0 = time.perf_counter()
-    kit_ok = not need_kit or all((entry / f).is_file() for f in MODEL_KIT)
+    kit_ok = not need_kit or _complete(entry, MODEL_KIT)
     if kit_ok and stamp.is_file() and json.loads(stamp.read_text()) == key:
         return BuildInfo(build_dir, time.perf_counter() - t0, True)
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -147,7 +149,7 @@ def build(rtl_dir: Path, build_dir: Path, waves: bool = False, sim: str = "veril
     with contextlib.ExitStack() as stack:
         if sim == "verilator":
             stack.enter_context(buildcache.locked(entry))
-            kit_ok = not need_kit or all((entry / f).is_file() for f in MODEL_KIT)
+            kit_ok = not need_kit or _complete(entry, MODEL_KIT)  # again, now that no one stores it
             if kit_ok and buildcache.fetch(entry, exe, build_dir):
                 stamp.write_text(json.dumps(key))
                 return BuildInfo(build_dir, time.perf_counter() - t0, True)

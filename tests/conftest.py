@@ -19,13 +19,13 @@ from model import reference  # noqa: E402
 from pixvae.paths import REPO  # noqa: E402
 
 BUILD = REPO / "build" / "pytest"
+COMMITTED = [n for n in D.names() if (D.load(n).reference_dir / reference.WEIGHTS_FILE).is_file()]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The end-to-end runs (marked e2e, about a minute each) go first: on two workers, one that
     started last would leave the other worker idle for its last minute."""
     items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
-COMMITTED = [n for n in D.names() if (D.load(n).reference_dir / reference.WEIGHTS_FILE).is_file()]
 
 
 @pytest.fixture(scope="session", params=COMMITTED)
