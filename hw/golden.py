@@ -93,6 +93,8 @@ def manifest_formats(design: Design) -> dict[str, str]:
                      "kl_total": " = 0.5*sum(mu^2) + the discrete KL of alpha (model.kl_discrete)"}[design.score]
     if design.dip_shift is not None:
         out["score"] += f" + 2**{design.dip_shift} * (the input y-profiles' dips, model.fixed_ref.profile_dips)"
+    if design.check is not None:
+        out["score"] += f" + 2**{design.check.shift} * (the profile check, model.fixed_ref.profile_check)"
     out[design.decision] = "1 if score_raw > score_threshold_raw"
     return out
 

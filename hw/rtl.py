@@ -136,6 +136,25 @@ def _dips(design: Design, inp) -> list:
     return dips
 
 
+def _check(design: Design, check: tuple, inp) -> list:
+    """Each profile input's missing charge, max(0, prediction - input), as
+    model.fixed_ref.profile_check: the check's layers traced from their integer weights in their
+    declared formats (masked weights are zero, and da4ml drops zero terms). It reads the inputs
+    beside the encoder, so only its adder tree and the final adder add to the score's depth."""
+    if len(check) != len(design.check.layers):
+        raise ValueError(f"{design.name}: the score's check needs its {len(design.check.layers)} layers")
+
+    def kif(fmt: FixedFormat) -> tuple[int, int, int]:
+        return int(fmt.signed), fmt.integer - int(fmt.signed), fmt.frac
+
+    x = inp
+    for ly in check:
+        s = ly.spec
+        x = (x @ s.weight.to_float(ly.kernel) + s.bias.to_float(ly.bias)).quantize(*kif(s.accum), "WRAP", "TRN")
+        x = _cast(x.relu() if s.activation == "relu" else x, *kif(s.result), s.result.rounding, s.result.overflow)
+    return [(x[j] - inp[j]).relu() for j in range(design.check.n_profile)]
+
+
 def _table(v, fn):
     """A lookup of v through fn (real value -> raw integer, model/kl_discrete.py), tabulated over
     every value da4ml knows v can take. The table's entries are the raw integers themselves; the
@@ -163,8 +182,9 @@ def _kl_discrete(design: Design, logits: list):
     return (g - ph).relu()
 
 
-def trace(design: Design, hm):
-    """Replay the hls4ml graph in da4ml; outputs are the exposed latent values (if any), then the score."""
+def trace(design: Design, hm, check: tuple = ()):
+    """Replay the hls4ml graph in da4ml, with the design's profile check from its integer layers
+    (model.fixed_ref.IntLayer); outputs are the exposed latent values (if any), then the score."""
     from da4ml.trace import FixedVariableArray, comb_trace
 
     x = inp = None
@@ -196,6 +216,8 @@ def trace(design: Design, hm):
             total = total + _kl_discrete(design, list(x._vars[cols]))
         if design.dip_shift is not None:
             total = total + _tree(_dips(design, inp)) * 2.0 ** (design.dip_shift + design.input_format.frac)
+        if design.check is not None:
+            total = total + _tree(_check(design, check, inp)) * 2.0 ** (design.check.shift + design.input_format.frac)
         score = _cast(total, int(sc.signed), sc.integer - int(sc.signed), sc.frac, sc.rounding, sc.overflow)
         out = FixedVariableArray(np.concatenate([x._vars, np.array([score])]))
     else:  # the network's single output is the score
@@ -310,11 +332,13 @@ def export_rtl(
     out_dir: Path,
     model_hash: str,
     adder_levels: int = params.ADDER_LEVELS_PER_STAGE,
+    check: tuple = (),
 ) -> RtlMeta:
-    """Write the pipelined core and the protocol wrapper under out_dir; returns its metadata."""
+    """Write the pipelined core and the protocol wrapper under out_dir; returns its metadata.
+    `check`: the reference's profile-check layers, when the design has a check."""
     from da4ml.codegen import VerilogModel
 
-    comb = trace(design, hm)
+    comb = trace(design, hm, check)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     with contextlib.redirect_stdout(io.StringIO()):

@@ -30,6 +30,12 @@ README.md ("Designs"); an example:
     decision = "flag"                 # 1 when score > the programmable threshold
     exp_frac = 8                      # kl_total: fraction bits of the exp tables (model/kl_discrete.py)
     sum_frac = 6                      # kl_total: fraction bits of the softmax sum that indexes ln and 1/x
+    [check]                           # optional, a VAE's score: + 2**shift x the charge each profile row
+    window = 3                        # lacks against a prediction from rows r-3..r+3 (not r) and y0
+    shift = -2                        # (class Check); [[check.layers]] like [[layers]]: hidden ReLU
+    [[check.layers]]                  # layers with units a multiple of 13 (grouped by row), then a
+    name = "chk_hidden"               # linear layer of one unit per profile input, whose result has
+    units = 104                       # the input's fraction bits
     [latent]                          # a JointVAE: the last layer's units are the continuous means,
     continuous = 8                    # then the logits of each categorical latent (kl_total score)
     categorical = [8]
@@ -66,6 +72,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from model import formats as F
 from model.formats import FixedFormat
@@ -132,6 +140,41 @@ class Field:
     @property
     def port(self) -> str:
         return f"out_{self.name}"
+
+
+@dataclass(frozen=True)
+class Check:
+    """An on-chip check of the input y-profiles' shape, a term of a VAE's score. Row r of every
+    input slice is predicted from rows r-window..r+window (not r itself) of every slice and y0,
+    through layers whose units are grouped by row, so a row never sees itself; the score adds
+    2**shift x the sum over the profile inputs of max(0, prediction - input), in input LSBs: the
+    charge a row lacks against what its neighbours imply (a dead pixel, a dead row). Trained on
+    normal tracks only (model/check.py)."""
+
+    window: int
+    shift: int
+    n_slices: int
+    layers: tuple[Dense, ...]  # hidden layers (units a multiple of 13, grouped by row), then one unit per profile input
+
+    @property
+    def n_profile(self) -> int:
+        return self.n_slices * N_ROWS
+
+    def _rows(self, k: int) -> np.ndarray:
+        """The y-row each unit of layer k serves (k = -1: the inputs; y0 is -1, it serves every row)."""
+        if k == -1:
+            rows = np.arange(self.layers[0].n_in) % N_ROWS
+            rows[self.n_profile:] = -1
+            return rows
+        units = self.layers[k].units
+        return np.arange(units) % N_ROWS if k == len(self.layers) - 1 else np.arange(units) // (units // N_ROWS)
+
+    def mask(self, k: int) -> np.ndarray:
+        """Which weights of layer k's kernel (n_in x units) may be nonzero."""
+        rin, rout = self._rows(k - 1)[:, None], self._rows(k)[None, :]
+        if k == 0:
+            return (rin == -1) | ((rin != rout) & (np.abs(rin - rout) <= self.window))
+        return rin == rout
 
 
 DECISION_FORMAT = FixedFormat(1, 1, signed=False)
@@ -202,6 +245,7 @@ class Design:
     latent_split: Latent | None = None  # a VAE's continuous means and categorical logits
     exp_frac: int = 8  # kl_total: fraction bits of the exp tables
     sum_frac: int = 6  # kl_total: fraction bits of the softmax sum indexing the ln and 1/x tables
+    check: Check | None = None  # a VAE score's check of the input profiles' shape
 
     # --- derived sizes -----------------------------------------------------------------------
     @property
@@ -344,58 +388,8 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
     )
     n_in = len(slices) * N_ROWS + int(enc.y0)
 
-    raw_layers = _get(doc, "layers", list, "", src)
-    if not raw_layers:
-        raise DesignError(f"{src}: 'layers' is empty")
-    layers: list[Dense] = []
-    seen: set[str] = set()
-    for k, ly in enumerate(raw_layers):
-        where = f"[[layers]] #{k + 1} "
-        if not isinstance(ly, dict):
-            raise DesignError(f"{src}: {where}is not a table")
-        lname = _get(ly, "name", str, where, src)
-        if not lname.isidentifier() or lname in seen or lname == "x":
-            raise DesignError(f"{src}: {where}'name' = {lname!r} must be a new identifier (not 'x')")
-        seen.add(lname)
-        units = _get(ly, "units", int, where, src)
-        if units < 1:
-            raise DesignError(f"{src}: {where}'units' = {units} must be >= 1")
-        act = _get(ly, "activation", str, where, src)
-        if act not in ACTIVATIONS:
-            raise DesignError(f"{src}: {where}'activation' = {act!r}, expected one of {', '.join(ACTIVATIONS)}")
-        fmts = {key: _fmt(ly, key, where, src) for key in ("weight", "bias", "accum", "result")}
-        res = fmts["result"]
-        # QKeras quantizers round half to even and saturate: the declared result must say so.
-        if (res.rounding, res.overflow) != ("RND_CONV", "SAT"):
-            raise DesignError(
-                f"{src}: {where}'result' {res.hls()}: QKeras activations round half to even and "
-                "saturate; declare RND_CONV,SAT"
-            )
-        if act == "relu" and res.signed:
-            raise DesignError(f"{src}: {where}'result' {res.hls()}: a ReLU result is unsigned (ufixed)")
-        if act == "linear" and not res.signed:
-            raise DesignError(f"{src}: {where}'result' {res.hls()}: a linear result is signed (fixed)")
-        for key in ("weight", "bias"):
-            if not fmts[key].signed:
-                raise DesignError(f"{src}: {where}'{key}' {fmts[key].hls()} must be signed (QKeras quantized_bits)")
-        prev_frac = in_fmt.frac if not layers else layers[-1].result.frac
-        if fmts["accum"].frac < prev_frac + fmts["weight"].frac or fmts["accum"].frac < fmts["bias"].frac:
-            raise DesignError(
-                f"{src}: {where}'accum' {fmts['accum'].hls()} has fewer fraction bits than the "
-                f"products ({prev_frac + fmts['weight'].frac}): the sum would not be exact"
-            )
-        fan_in = n_in if not layers else layers[-1].units
-        prev = in_fmt if not layers else layers[-1].result
-        # Worst-case |sum| so the accumulator never wraps: every input and weight at its largest magnitude.
-        big_x = max(abs(prev.raw_min), prev.raw_max) * 2.0**-prev.frac
-        big_w = max(abs(fmts["weight"].raw_min), fmts["weight"].raw_max) * 2.0 ** -fmts["weight"].frac
-        big_b = max(abs(fmts["bias"].raw_min), fmts["bias"].raw_max) * 2.0 ** -fmts["bias"].frac
-        acc = fmts["accum"]
-        if fan_in * big_x * big_w + big_b > acc.raw_max * 2.0**-acc.frac:
-            raise DesignError(
-                f"{src}: {where}'accum' {acc.hls()} can overflow: |sum| may reach {fan_in * big_x * big_w + big_b:g}"
-            )
-        layers.append(Dense(lname, fan_in, units, act, **fmts))
+    seen = {"x"}  # layer names, the encoder's and the check's
+    layers = _layers(_get(doc, "layers", list, "", src), n_in, in_fmt, src, "layers", seen)
 
     outs = _get(doc, "outputs", dict, "", src)
     score = _get(outs, "score", str, "[outputs] ", src)
@@ -407,6 +401,9 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
         )
     last = layers[-1]
     dip_shift = _get(outs, "dip_shift", int, "[outputs] ", src, None)
+    check = _check(doc, enc, n_in, in_fmt, src, seen)
+    if check is not None and score not in ("kl_clipped", "kl_total"):
+        raise DesignError(f"{src}: [check] belongs to a VAE's kl_clipped or kl_total score")
     split = _latent(doc, kind, score, last, src)
     exp_frac = _get(outs, "exp_frac", int, "[outputs] ", src, 8)
     sum_frac = _get(outs, "sum_frac", int, "[outputs] ", src, 6)
@@ -425,11 +422,16 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
         if dip_shift is not None:
             frac = max(frac, -dip_shift)
             worst += len(enc.slices) * (N_ROWS - 2) * in_fmt.raw_max * 2.0**dip_shift
+        if check is not None:  # every prediction at its largest, every input 0
+            frac = max(frac, -check.shift)
+            worst += check.n_profile * check.layers[-1].result.raw_max * 2.0**check.shift
         worst = int(worst * 2.0**score_fmt.frac)
-        if score_fmt.signed or score_fmt.frac < frac or (dip_shift is None and score_fmt.frac != frac) \
+        only_kl = dip_shift is None and check is None  # then exactly the KL's fraction bits
+        if score_fmt.signed or score_fmt.frac < frac or (only_kl and score_fmt.frac != frac) \
                 or score_fmt.raw_max < worst:
             what = "0.5*sum(mu^2)" + (f" + dips * 2**{dip_shift}" if dip_shift is not None else "") + (
-                " + the discrete KL" if split.categorical else "")
+                " + the discrete KL" if split.categorical else "") + (
+                f" + the check * 2**{check.shift}" if check is not None else "")
             raise DesignError(
                 f"{src}: [outputs] 'score_format' {score_fmt.hls()} cannot hold {what} exactly for "
                 f"{split.continuous} means of {mu.hls()} (needs ufixed with {frac} fraction bits and "
@@ -503,7 +505,91 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
         split,
         exp_frac,
         sum_frac,
+        check,
     )
+
+
+def _layers(raw_layers: list[Any], n_in: int, in_fmt: FixedFormat, src: Path, section: str,
+            seen: set[str]) -> list[Dense]:
+    """Dense layers of a [[section]] list, each checked: names new (added to `seen`), QKeras
+    formats, an exact accumulator that cannot overflow."""
+    if not raw_layers:
+        raise DesignError(f"{src}: '{section}' is empty")
+    layers: list[Dense] = []
+    for k, ly in enumerate(raw_layers):
+        where = f"[[{section}]] #{k + 1} "
+        if not isinstance(ly, dict):
+            raise DesignError(f"{src}: {where}is not a table")
+        lname = _get(ly, "name", str, where, src)
+        if not lname.isidentifier() or lname in seen:
+            raise DesignError(f"{src}: {where}'name' = {lname!r} must be a new identifier (not x or another layer's)")
+        seen.add(lname)
+        units = _get(ly, "units", int, where, src)
+        if units < 1:
+            raise DesignError(f"{src}: {where}'units' = {units} must be >= 1")
+        act = _get(ly, "activation", str, where, src)
+        if act not in ACTIVATIONS:
+            raise DesignError(f"{src}: {where}'activation' = {act!r}, expected one of {', '.join(ACTIVATIONS)}")
+        fmts = {key: _fmt(ly, key, where, src) for key in ("weight", "bias", "accum", "result")}
+        res = fmts["result"]
+        # QKeras quantizers round half to even and saturate: the declared result must say so.
+        if (res.rounding, res.overflow) != ("RND_CONV", "SAT"):
+            raise DesignError(
+                f"{src}: {where}'result' {res.hls()}: QKeras activations round half to even and "
+                "saturate; declare RND_CONV,SAT"
+            )
+        if act == "relu" and res.signed:
+            raise DesignError(f"{src}: {where}'result' {res.hls()}: a ReLU result is unsigned (ufixed)")
+        if act == "linear" and not res.signed:
+            raise DesignError(f"{src}: {where}'result' {res.hls()}: a linear result is signed (fixed)")
+        for key in ("weight", "bias"):
+            if not fmts[key].signed:
+                raise DesignError(f"{src}: {where}'{key}' {fmts[key].hls()} must be signed (QKeras quantized_bits)")
+        prev_frac = in_fmt.frac if not layers else layers[-1].result.frac
+        if fmts["accum"].frac < prev_frac + fmts["weight"].frac or fmts["accum"].frac < fmts["bias"].frac:
+            raise DesignError(
+                f"{src}: {where}'accum' {fmts['accum'].hls()} has fewer fraction bits than the "
+                f"products ({prev_frac + fmts['weight'].frac}): the sum would not be exact"
+            )
+        fan_in = n_in if not layers else layers[-1].units
+        prev = in_fmt if not layers else layers[-1].result
+        # Worst-case |sum| so the accumulator never wraps: every input and weight at its largest magnitude.
+        big_x = max(abs(prev.raw_min), prev.raw_max) * 2.0**-prev.frac
+        big_w = max(abs(fmts["weight"].raw_min), fmts["weight"].raw_max) * 2.0 ** -fmts["weight"].frac
+        big_b = max(abs(fmts["bias"].raw_min), fmts["bias"].raw_max) * 2.0 ** -fmts["bias"].frac
+        acc = fmts["accum"]
+        if fan_in * big_x * big_w + big_b > acc.raw_max * 2.0**-acc.frac:
+            raise DesignError(
+                f"{src}: {where}'accum' {acc.hls()} can overflow: |sum| may reach {fan_in * big_x * big_w + big_b:g}"
+            )
+        layers.append(Dense(lname, fan_in, units, act, **fmts))
+    return layers
+
+
+def _check(doc: dict[str, Any], enc: Encoding, n_in: int, in_fmt: FixedFormat, src: Path,
+           seen: set[str]) -> Check | None:
+    """A VAE's [check] of its input profiles (Check): its window, score shift and [[check.layers]]."""
+    if "check" not in doc:
+        return None
+    chk = _get(doc, "check", dict, "", src)
+    window = _get(chk, "window", int, "[check] ", src)
+    shift = _get(chk, "shift", int, "[check] ", src)
+    if not 1 <= window < N_ROWS:
+        raise DesignError(f"{src}: [check] 'window' = {window} must be 1..{N_ROWS - 1} rows")
+    if not enc.y0:
+        raise DesignError(f"{src}: [check] needs y0 among the inputs ([input] y0 = true)")
+    layers = _layers(_get(chk, "layers", list, "[check] ", src), n_in, in_fmt, src, "check.layers", seen)
+    n_profile = len(enc.slices) * N_ROWS
+    for k, ly in enumerate(layers[:-1]):
+        if ly.units % N_ROWS or ly.activation != "relu":
+            raise DesignError(f"{src}: [[check.layers]] #{k + 1} '{ly.name}': a hidden layer of the check is ReLU "
+                              f"with units a multiple of {N_ROWS} (grouped by row), found {ly.units} {ly.activation}")
+    last = layers[-1]
+    if len(layers) < 2 or last.units != n_profile or last.activation != "linear" or last.result.frac != in_fmt.frac:
+        raise DesignError(f"{src}: [[check.layers]] the last layer '{last.name}' predicts the {n_profile} profile "
+                          f"inputs: linear, {n_profile} units, result with the input's {in_fmt.frac} fraction bits, "
+                          "after at least one hidden layer")
+    return Check(window, shift, len(enc.slices), tuple(layers))
 
 
 def _latent(doc: dict[str, Any], kind: str, score: str, last: Dense, src: Path) -> Latent | None:

@@ -24,7 +24,7 @@ from model import classifier, defects, encoding, generator, joint_scores
 from model import metrics as M
 from model.decoder import Decoder, latent_input
 from model.design import Design
-from model.fixed_ref import IntegerNetwork, profile_dips
+from model.fixed_ref import IntegerNetwork, profile_check, profile_dips
 from model.offchip import Offchip
 
 DEFECT_KINDS = ("dead_pixel", "dead_row", "loud_pixel")
@@ -102,10 +102,10 @@ class Measured:
     thesis: dict[str, Any] = field(default_factory=dict)  # a JointVAE's thesis scores (model.joint_scores)
 
 
-def _scores_tried(design: Design, mu_ref: np.ndarray, x_ref: np.ndarray) -> dict[str, Any]:
+def _scores_tried(design: Design, net: IntegerNetwork, mu_ref: np.ndarray, x_ref: np.ndarray) -> dict[str, Any]:
     """Anomaly scores of a track's latent means and input codes, each a function (mu, codes);
     what is fitted (centre, scale, covariance, the dip weight) is fitted on normal reference
-    tracks only, never on a defect label."""
+    tracks only, never on a defect label; the profile check was trained on normal tracks only."""
     centre, scale = mu_ref.mean(axis=0), mu_ref.std(axis=0) + 1e-9
     inv = np.linalg.pinv(np.cov(mu_ref, rowvar=False))
 
@@ -119,18 +119,29 @@ def _scores_tried(design: Design, mu_ref: np.ndarray, x_ref: np.ndarray) -> dict
     def dips(mu, x):
         return profile_dips(design, x).astype(np.float64)
 
+    def kl_dips(mu, x):
+        return kl(mu, x) + 2.0 ** (design.dip_shift or 0) * dips(mu, x)
+
     # The dip weight that makes both terms equally large at their 99th percentiles on normal tracks.
     ref_dips = np.quantile(dips(None, x_ref), 0.99)
     w = np.quantile(maha(mu_ref, None), 0.99) / max(ref_dips, 1.0)
-    return {
+    out = {
         "kl_clipped, 0.5 sum mu^2 (the paper's on-chip score)": kl,
         "normalized, 0.5 sum ((mu - m) / s)^2": lambda mu, x: 0.5 * np.sum(((mu - centre) / scale) ** 2, axis=1),
         "mahalanobis (full covariance)": maha,
         "profile dips alone": dips,
-        "kl_clipped + 2**dip_shift x dips (this design's on-chip score, float)":
-            lambda mu, x: kl(mu, x) + 2.0 ** (design.dip_shift or 0) * dips(mu, x),
+        "kl_clipped + 2**dip_shift x dips" + ("" if design.check else " (this design's on-chip score, float)"): kl_dips,
         "mahalanobis + w x dips (w from normal tracks)": lambda mu, x: maha(mu, x) + w * dips(mu, x),
     }
+    if design.check is not None:
+        def check(mu, x):
+            return profile_check(design, net.check, x).astype(np.float64)
+
+        out["profile check alone"] = check
+        out["kl_clipped + 2**check.shift x check"] = lambda mu, x: kl(mu, x) + 2.0**design.check.shift * check(mu, x)
+        out["kl_clipped + dips + check (this design's on-chip score, float)"] = \
+            lambda mu, x: kl_dips(mu, x) + 2.0**design.check.shift * check(mu, x)
+    return out
 
 
 def measure(design: Design, net: IntegerNetwork, model_hash: str, decoder: Decoder | None, n_test: int,
@@ -217,7 +228,7 @@ def measure(design: Design, net: IntegerNetwork, model_hash: str, decoder: Decod
     out.fitted = [f"br_at_se{round(eff * 100)}{sfx}" for eff in SIGNAL_EFFICIENCIES for sfx in ("", "_uncompressed")]
 
     # Defect detection with every score; the on-chip one (integer, bit-exact) is the headline.
-    funcs = _scores_tried(design, mu_ref, ref.codes)
+    funcs = _scores_tried(design, net, mu_ref, ref.codes)
     normal = {name: fn(mu_test, test.codes) for name, fn in funcs.items()}
     v["ad_eff_at_br90"], v["ad_auc"], e["ad_eff_at_br90"], e["ad_auc"] = {}, {}, {}, {}
     for name in funcs:

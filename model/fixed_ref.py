@@ -72,6 +72,7 @@ class IntLayer:
 class IntegerNetwork:
     design: Design
     layers: tuple[IntLayer, ...]
+    check: tuple[IntLayer, ...] = ()  # the design's [check] layers, when it has one
 
     def activations(self, x_raw: np.ndarray) -> list[tuple[np.ndarray, int]]:
         """(raw values, fraction bits) of the inputs and then of every layer's results."""
@@ -85,7 +86,7 @@ class IntegerNetwork:
         return self.activations(x_raw)[-1][0]
 
     def score(self, x_raw: np.ndarray, last: np.ndarray) -> np.ndarray:
-        return score_raw(self.design, last, x_raw)
+        return score_raw(self.design, last, x_raw, self.check)
 
     def outputs(self, x_raw: np.ndarray, threshold_raw: int | np.ndarray) -> np.ndarray:
         """Every output column of the design, in design.output_columns order (raw integers)."""
@@ -105,13 +106,30 @@ def profile_dips(design: Design, x_raw: np.ndarray) -> np.ndarray:
     return np.maximum(np.minimum(p[:, :, :-2], p[:, :, 2:]) - p[:, :, 1:-1], 0).sum(axis=(1, 2))
 
 
-def score_raw(design: Design, last: np.ndarray, x_raw: np.ndarray) -> np.ndarray:
+def check_predictions(design: Design, check: tuple[IntLayer, ...], x_raw: np.ndarray) -> np.ndarray:
+    """The check's prediction of every profile input (raw, the input's fraction bits)."""
+    x, frac = np.asarray(x_raw, dtype=np.int64), design.input_format.frac
+    for layer in check:
+        x, frac = layer(x, frac), layer.spec.result.frac
+    return x
+
+
+def profile_check(design: Design, check: tuple[IntLayer, ...], x_raw: np.ndarray) -> np.ndarray:
+    """Sum over the profile inputs of max(0, prediction - input) in input LSBs: the charge the
+    rows lack against what their neighbours imply (design.check)."""
+    n = design.check.n_profile
+    missing = check_predictions(design, check, x_raw) - np.asarray(x_raw, dtype=np.int64)[:, :n]
+    return np.maximum(missing, 0).sum(axis=1)
+
+
+def score_raw(design: Design, last: np.ndarray, x_raw: np.ndarray, check: tuple[IntLayer, ...] = ()) -> np.ndarray:
     """The on-chip score in score_format raw units, from the last layer's results and the inputs.
 
     kl_clipped: 0.5 * sum(mu^2) is exact: mu^2 has 2f fraction bits, the 0.5 adds one, so the raw
     score is sum(m^2) for raw means m, shifted to the score's fraction bits F >= 2f + 1 (the
     design check guarantees the format holds it); with dip_shift, plus
-    profile_dips * 2**dip_shift, that is profile_dips << (dip_shift + F).
+    profile_dips * 2**dip_shift, that is profile_dips << (dip_shift + F); with a check, plus
+    profile_check << (check.shift + F) (the design check guarantees F >= -shift).
     kl_total: the same over the continuous means, plus the integer discrete KL of each categorical
     latent's logits (model.kl_discrete), which has the score's fraction bits.
     network: the last layer's single output is the score.
@@ -122,9 +140,13 @@ def score_raw(design: Design, last: np.ndarray, x_raw: np.ndarray) -> np.ndarray
     mu = np.asarray(last, dtype=np.int64)[:, : design.latent_split.continuous]
     kl = np.sum(mu**2, axis=-1) << (frac - 2 * design.layers[-1].result.frac - 1)
     kl = kl + kl_discrete.total_raw(design, last)
-    if design.dip_shift is None:
-        return kl
-    return kl + (profile_dips(design, x_raw) << (design.dip_shift + frac))
+    if design.dip_shift is not None:
+        kl = kl + (profile_dips(design, x_raw) << (design.dip_shift + frac))
+    if design.check is not None:
+        if len(check) != len(design.check.layers):
+            raise ValueError(f"{design.name}: the score's check needs its {len(design.check.layers)} layers")
+        kl = kl + (profile_check(design, check, x_raw) << (design.check.shift + frac))
+    return kl
 
 
 def decision(score: np.ndarray, threshold_raw: int | np.ndarray) -> np.ndarray:

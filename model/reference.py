@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from model.design import Design
+from model.design import Dense, Design
 from model.files import atomic_write
 from model.fixed_ref import IntegerNetwork, IntLayer
 from model.formats import FixedFormat
@@ -38,6 +38,12 @@ SCORE_DEFINITIONS = {
 }
 DIPS_DEFINITION = (" + 2**dip_shift * (sum over input slices and interior rows r of max(0, min(x[r-1], x[r+1]) - x[r])"
                    ", input codes as raw integers)")
+
+CHECK_SCORE = (" + 2**check.shift * (sum over the profile inputs j of max(0, p[j] - x[j]), p the check's predictions"
+               ", in input raw units)")
+CHECK_DEFINITION = ("the layers compute like the encoder's; row r of every slice (inputs j with j % 13 == r, before "
+                    "y0) is predicted from rows r-window..r+window except r, and y0: a hidden unit j serves row "
+                    "j // (units / 13), a prediction j row j % 13, and kernels are zero between other rows")
 
 
 class ReferenceError(RuntimeError):
@@ -69,11 +75,10 @@ def _ints(values: np.ndarray) -> str:
     return json.dumps([int(v) for v in values])
 
 
-def weights_json(net: IntegerNetwork) -> str:
-    """Human-diffable, tool-neutral JSON: formats first, then one kernel row per line."""
-    d = net.design
-    layers = []
-    for ly in net.layers:
+def _layers_json(layers: tuple[IntLayer, ...], indent: str) -> str:
+    """Layers as JSON: formats first, then one kernel row per line."""
+    out = []
+    for ly in layers:
         s = ly.spec
         head = {
             "name": s.name,
@@ -83,19 +88,23 @@ def weights_json(net: IntegerNetwork) -> str:
             "accum_format": s.accum.hls(),
             "result_format": s.result.hls(),
         }
-        rows = ",\n".join("        " + _ints(r) for r in ly.kernel)
-        layers.append(
-            "    {"
-            + json.dumps(head)[1:-1]
-            + ',\n      "kernel": [\n'
-            + rows
-            + '\n      ],\n      "bias": '
-            + _ints(ly.bias)
-            + "}"
-        )
+        rows = ",\n".join(f"{indent}    " + _ints(r) for r in ly.kernel)
+        out.append(f"{indent}{{" + json.dumps(head)[1:-1] + f',\n{indent}  "kernel": [\n' + rows
+                   + f'\n{indent}  ],\n{indent}  "bias": ' + _ints(ly.bias) + "}")
+    return ",\n".join(out)
+
+
+def weights_json(net: IntegerNetwork) -> str:
+    """Human-diffable, tool-neutral JSON: formats first, then one kernel row per line."""
+    d = net.design
+    check = ""
+    if d.check is not None:
+        check = (f'  "check": {{"window": {d.check.window}, "shift": {d.check.shift}, "definition": '
+                 f'{json.dumps(CHECK_DEFINITION)}, "layers": [\n' + _layers_json(net.check, "    ") + "\n  ]},\n")
     outputs = {
         "score": d.score,
-        "score_definition": SCORE_DEFINITIONS[d.score] + (DIPS_DEFINITION if d.dip_shift is not None else ""),
+        "score_definition": SCORE_DEFINITIONS[d.score] + (DIPS_DEFINITION if d.dip_shift is not None else "")
+        + (CHECK_SCORE if d.check is not None else ""),
         **({"dip_shift": d.dip_shift} if d.dip_shift is not None else {}),
         **({"latent": {"continuous": d.latent_split.continuous, "categorical": list(d.latent_split.categorical)},
             "exp_frac": d.exp_frac, "sum_frac": d.sum_frac} if d.score == "kl_total" else {}),
@@ -109,8 +118,9 @@ def weights_json(net: IntegerNetwork) -> str:
         + f'  "format_version": {FORMAT_VERSION},\n  "design": {json.dumps(d.name)},\n'
         + f'  "input_format": {json.dumps(d.input_format.hls())},\n'
         + '  "layers": [\n'
-        + ",\n".join(layers)
+        + _layers_json(net.layers, "    ")
         + "\n  ],\n"
+        + check
         + f'  "outputs": {json.dumps(outputs)}\n'
         + "}\n"
     )
@@ -143,8 +153,61 @@ def _matrix(
     return arr
 
 
-def load(path: Path, design: Design) -> Reference:
-    """Read a reference model and check that it is the design's (names, shapes, every format)."""
+def _load_layers(specs: tuple[Dense, ...], got: list[Any], src: Path) -> tuple[IntLayer, ...]:
+    """Each layer's formats checked against its spec, then its kernel and bias read."""
+    layers = []
+    for spec, ly in zip(specs, got, strict=True):
+        where = f"layer '{spec.name}'"
+        want = {
+            "name": spec.name,
+            "activation": spec.activation,
+            "kernel_format": spec.weight.hls(),
+            "bias_format": spec.bias.hls(),
+            "accum_format": spec.accum.hls(),
+            "result_format": spec.result.hls(),
+        }
+        for key, value in want.items():
+            if ly.get(key) != value:
+                raise ReferenceError(
+                    f"{src}: {where} {key} {ly.get(key)!r} differs from the design's {value!r} "
+                    "(stale reference: retrain)"
+                )
+        layers.append(
+            IntLayer(
+                spec,
+                _matrix(ly, "kernel", (spec.n_in, spec.units), spec.weight, src, where),
+                _matrix(ly, "bias", (spec.units,), spec.bias, src, where),
+            )
+        )
+    return tuple(layers)
+
+
+def _load_check(design: Design, doc: dict[str, Any], src: Path) -> tuple[IntLayer, ...]:
+    """The [check]'s layers (none when the design has no check), each kernel zero outside its mask."""
+    chk, got = design.check, doc.get("check")
+    if (chk is None) != (got is None):
+        raise ReferenceError(f"{src}: {'a' if got is not None else 'no'} profile check, the design has "
+                             f"{'one' if chk is not None else 'none'} (stale reference: retrain)")
+    if chk is None:
+        return ()
+    if not isinstance(got, dict) or (got.get("window"), got.get("shift")) != (chk.window, chk.shift):
+        raise ReferenceError(f"{src}: check window and shift differ from the design's {chk.window} and {chk.shift} "
+                             "(stale reference: retrain)")
+    layers = got.get("layers")
+    if not isinstance(layers, list) or len(layers) != len(chk.layers):
+        raise ReferenceError(f"{src}: check layers do not match the design's {len(chk.layers)} (stale reference)")
+    out = _load_layers(chk.layers, layers, src)
+    for k, ly in enumerate(out):
+        if np.any(ly.kernel[~chk.mask(k)]):
+            raise ReferenceError(f"{src}: check layer '{ly.spec.name}' has nonzero weights outside its mask "
+                                 "(a row would see itself)")
+    return out
+
+
+def load(path: Path, design: Design, with_check: bool = True) -> Reference:
+    """Read a reference model and check that it is the design's (names, shapes, every format).
+    with_check=False reads the encoder alone, whether or not the file has a profile check (to
+    train a check onto it); its network then has no check layers."""
     path = Path(path)
     if not path.is_dir():
         raise ReferenceError(f"{path}: reference model directory missing (run `pixvae train --design {design.name}`)")
@@ -169,30 +232,8 @@ def load(path: Path, design: Design) -> Reference:
             f"{src}: {len(got) if isinstance(got, list) else 'no'} layers, design "
             f"{design.name} has {len(design.layers)}"
         )
-    layers = []
-    for spec, ly in zip(design.layers, got, strict=True):
-        where = f"layer '{spec.name}'"
-        want = {
-            "name": spec.name,
-            "activation": spec.activation,
-            "kernel_format": spec.weight.hls(),
-            "bias_format": spec.bias.hls(),
-            "accum_format": spec.accum.hls(),
-            "result_format": spec.result.hls(),
-        }
-        for key, value in want.items():
-            if ly.get(key) != value:
-                raise ReferenceError(
-                    f"{src}: {where} {key} {ly.get(key)!r} differs from the design's {value!r} "
-                    "(stale reference: retrain)"
-                )
-        layers.append(
-            IntLayer(
-                spec,
-                _matrix(ly, "kernel", (spec.n_in, spec.units), spec.weight, src, where),
-                _matrix(ly, "bias", (spec.units,), spec.bias, src, where),
-            )
-        )
+    layers = _load_layers(design.layers, got, src)
+    check = _load_check(design, doc, src) if with_check else ()
     if doc.get("outputs", {}).get("dip_shift") != design.dip_shift:
         raise ReferenceError(
             f"{src}: score dip_shift {doc.get('outputs', {}).get('dip_shift')!r} differs from the design's "
@@ -211,7 +252,7 @@ def load(path: Path, design: Design) -> Reference:
             f"{src}: score format {doc.get('outputs', {}).get('score_format')!r} differs from "
             f"the design's {design.score_format.hls()}"
         )
-    return Reference(path, design, IntegerNetwork(design, tuple(layers)), hls_config, metadata, digest)
+    return Reference(path, design, IntegerNetwork(design, layers, check), hls_config, metadata, digest)
 
 
 def from_keras(design: Design, model) -> IntegerNetwork:

@@ -172,16 +172,19 @@ def designs_new(name: str, source: Path) -> None:
 @click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Train on this dataset (e.g. a `pixvae data import` folder, read from its features.npz) "
                    "instead of generated tracks.")
+@click.option("--onto", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Keep the encoder and decoder of this reference (e.g. golden/DESIGN/reference) and train "
+                   "only the design's profile check onto it; the result goes to RUN_DIR/reference.")
 @one_line_errors
-def train(design_name: str, run_dir: Path | None, profile: str, data_dir: Path | None) -> None:
-    """Train the design's network on generated tracks (made if needed) or on --data."""
+def train(design_name: str, run_dir: Path | None, profile: str, data_dir: Path | None, onto: Path | None) -> None:
+    """Train the design's network (and its profile check) on generated tracks (made if needed) or on --data."""
     from pixvae import stages
 
     design = _design(design_name)
     run = _run(run_dir, design)
     if data_dir is None:
         stages.make_data(run.train_data, int(design.profile(profile)["n_tracks"]), stages.TRAIN_SEED)
-    stages.train(design, data_dir or run.train_data, run.reference, profile)
+    stages.train(design, data_dir or run.train_data, run.reference, profile, onto)
 
 
 @main.command()

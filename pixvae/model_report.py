@@ -212,7 +212,8 @@ rejection) need not agree.</p>
 <table border=1 cellpadding=3><tr><th>figure (percent)</th><th>ours</th><th>paper</th></tr>{_rows(design, doc)}</table>
 <h2>Hardware (the committed timing report)</h2>
 {_hardware(design, m)}
-<h2>Anomaly scores tried (latent means of the integer model; centre and scale from normal reference tracks only)</h2>
+<h2>Anomaly scores tried (latent means of the integer model; centre and scale from normal reference tracks
+only; the profile check trained on normal tracks only)</h2>
 {_scores_tried(doc)}
 <h2>Plots</h2>{''.join(figs)}
 {joint}

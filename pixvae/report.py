@@ -66,7 +66,8 @@ def write(design: Design, run: RunPaths, results: dict[str, Any]) -> Path:
     thr = g.threshold_raw * 2.0**-sf.frac
     ax.axvline(thr, color="k", ls="--", label=f"threshold {thr:g}")
     what = "network score" if design.score != "kl_clipped" else "0.5*sum(mu^2)" + (
-        f" + 2**{design.dip_shift} x profile dips" if design.dip_shift is not None else "")
+        f" + 2**{design.dip_shift} x profile dips" if design.dip_shift is not None else "") + (
+        f" + 2**{design.check.shift} x profile check" if design.check is not None else "")
     ax.set(xlabel=f"{what} (RTL format {sf.hls(False)})", ylabel="density", title="On-chip score, golden vectors")
     ax.legend(fontsize=8)
     fig.tight_layout()

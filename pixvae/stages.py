@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -73,49 +74,71 @@ def load_codes(design: Design, data_dir: Path, seed: int) -> tuple[np.ndarray, A
     return encoding.inputs(design, ts, seed=seed), ts, targets
 
 
-def train(design: Design, train_dir: Path, ref_dir: Path, profile: str) -> str:
+def train(design: Design, train_dir: Path, ref_dir: Path, profile: str, onto: Path | None = None) -> str:
     """Train the design's network (a VAE for vae_encoder designs, with its decoder saved beside
-    the reference; a classifier otherwise) and save the reference model."""
+    the reference; a classifier otherwise), then its profile check if it has one, and save the
+    reference model. With `onto` (a reference of this design): keep that encoder and decoder and
+    train only the check."""
     from model import decoder
 
     cfg = design.profile(profile)
     codes, ts, targets = load_codes(design, train_dir, seed=TRAIN_SEED)
     n = min(len(codes), int(cfg["n_tracks"]))
-    log(f"train: {design.name} ({design.kind}), {profile} profile, {n} tracks, {cfg['epochs']} epochs"
-        + (f", pruned to {design.sparsity:g}" if design.sparsity else ""))
     t0 = time.perf_counter()
     extras, extra_meta = None, {}  # a JointVAE's float parts (offchip.npz) and its float baseline's history
-    if design.kind == "classifier":
-        from model import classifier
-
-        model, history = classifier.train(design, codes[:n], ts.labels.iloc[:n], cfg)
-        dec_model = None
-    elif design.joint:  # a JointVAE, and its float baseline beside it
-        from model import jointvae, offchip
-
-        model, history, dec_model, logvar = jointvae.train(design, codes[:n], targets[:n], cfg)
-        log(f"train: the float baseline of {design.name} (same architecture, no quantizers)")
-        f_enc, f_hist, f_dec, f_logvar = jointvae.train(design, codes[:n], targets[:n], cfg, quantized=False)
-        extras = offchip.collect(design, logvar, f_enc, f_logvar, f_dec, model)
-        extra_meta = {"float_baseline_history": f_hist}
+    if onto is not None:
+        if design.check is None:
+            raise reference.ReferenceError(f"{design.path / 'design.toml'}: no [check] to train onto {onto}")
+        old = reference.load(onto, design, with_check=False)
+        net, dec = old.network, decoder.load(onto, design, old.model_hash)
+        meta = {k: v for k, v in old.metadata.items() if k not in ("design", "model_hash", "check")}
+        meta["check_trained_onto"] = old.model_hash
+        log(f"train: keeping the encoder and decoder of {onto} ({old.model_hash[:12]})")
     else:
-        from model import vae
+        log(f"train: {design.name} ({design.kind}), {profile} profile, {n} tracks, {cfg['epochs']} epochs"
+            + (f", pruned to {design.sparsity:g}" if design.sparsity else ""))
+        dec_model = None
+        if design.kind == "classifier":
+            from model import classifier
 
-        model, history, dec_model = vae.train(design, codes[:n], targets[:n], cfg)
-    net = reference.from_keras(design, model)
-    meta = {
-        "profile": profile,
-        "train_config": cfg,
-        "train_data": str(train_dir),
-        "train_seconds": round(time.perf_counter() - t0, 1),
-        "history": history,
-        "kernel_sparsity": {ly.spec.name: round(ly.sparsity, 4) for ly in net.layers},
-        "host": platform.platform(),
-        **extra_meta,
-    }
+            model, history = classifier.train(design, codes[:n], ts.labels.iloc[:n], cfg)
+        elif design.joint:  # a JointVAE, and its float baseline beside it
+            from model import jointvae, offchip
+
+            model, history, dec_model, logvar = jointvae.train(design, codes[:n], targets[:n], cfg)
+            log(f"train: the float baseline of {design.name} (same architecture, no quantizers)")
+            f_enc, f_hist, f_dec, f_logvar = jointvae.train(design, codes[:n], targets[:n], cfg, quantized=False)
+            extras = offchip.collect(design, logvar, f_enc, f_logvar, f_dec, model)
+            extra_meta = {"float_baseline_history": f_hist}
+        else:
+            from model import vae
+
+            model, history, dec_model = vae.train(design, codes[:n], targets[:n], cfg)
+        net = reference.from_keras(design, model)
+        dec = decoder.from_keras(design, dec_model, "") if dec_model is not None else None
+        meta = {
+            "profile": profile,
+            "train_config": cfg,
+            "train_data": str(train_dir),
+            "history": history,
+            "kernel_sparsity": {ly.spec.name: round(ly.sparsity, 4) for ly in net.layers},
+            "host": platform.platform(),
+            **extra_meta,
+        }
+    if design.check is not None:
+        from model import check
+
+        log(f"train: the profile check of {design.name}, {n} normal tracks, "
+            f"{cfg.get('check_epochs', cfg['epochs'])} epochs")
+        t1 = time.perf_counter()
+        chk_model, chk_history = check.train(design, codes[:n], cfg)
+        net = dataclasses.replace(net, check=check.from_keras(design, chk_model))
+        meta["check"] = {"tracks": n, "seconds": round(time.perf_counter() - t1, 1), "history": chk_history}
+    if onto is None:  # else the encoder's own training time stays, and the check's is beside it
+        meta["train_seconds"] = round(time.perf_counter() - t0, 1)
     digest = reference.save(ref_dir, net, hls.hls_config(design), meta)
-    if dec_model is not None:
-        decoder.save(ref_dir, decoder.from_keras(design, dec_model, digest))
+    if dec is not None:  # tied to the new hash: the same encoder, now with its check
+        decoder.save(ref_dir, dataclasses.replace(dec, model_hash=digest))
     if extras is not None:
         offchip.save(ref_dir, extras, digest)
     log(f"train: saved reference model {digest[:12]} -> {ref_dir}")
@@ -154,7 +177,8 @@ def export(ref: reference.Reference, hls_dir: Path, rtl_dir: Path, adder_levels:
             log(f"export: RTL in {rtl_dir} was edited after export; exporting again")
     hm = hm or convert(ref, hls_dir, compile_csim=False)
     t0 = time.perf_counter()
-    meta = R.export_rtl(ref.design, hm, rtl_dir, ref.model_hash, adder_levels=adder_levels)
+    meta = R.export_rtl(ref.design, hm, rtl_dir, ref.model_hash, adder_levels=adder_levels,
+                        check=ref.network.check)
     log(f"export: da4ml Verilog in {time.perf_counter() - t0:.1f} s: {meta.pipeline_stages} stages, "
         f"latency {meta.latency_cycles} cycles, "
         f"da4ml estimate {meta.estimated_luts:.0f} LUTs / {meta.estimated_ffs} FFs")

@@ -51,6 +51,27 @@ def _edit(text: str, pattern: str, repl: str) -> str:
     return out
 
 
+# A profile check for the user design: hidden units and the prediction's fraction bits to fill in.
+CHECK = """[check]
+window = 2
+shift = 0
+[[check.layers]]
+name = "chk_h"
+units = {units}
+activation = "relu"
+weight = "fixed<6,1>"
+bias = "fixed<6,3>"
+accum = "fixed<20,8>"
+result = "ufixed<6,2,RND_CONV,SAT>"
+[[check.layers]]
+name = "chk_p"
+units = 52
+activation = "linear"
+weight = "fixed<6,1>"
+bias = "fixed<6,3>"
+accum = "fixed<18,9>"
+result = "fixed<{width},3,RND_CONV,SAT>"
+"""
 BAD = [
     (r'^kind = .*$', 'kind = "transformer"', "'kind'"),
     (r'^units = 16$', "units = 0", "'units' = 0"),
@@ -69,6 +90,11 @@ BAD = [
     (r'^\[outputs\]$', '[decoder]\nweight = "ufixed<8,1>"\n\n[outputs]', "[decoder] weight and bias are signed"),
     (r'^\[training\]$', "[training]\nbeta_min = 1e-4", "a beta anneal needs"),
     (r'^decision = "flag"$', 'decision = "flag"\ndip_shift = 3', "cannot hold 0.5*sum(mu^2) + dips * 2**3"),
+    (r'^\[outputs\]$', "[check]\nwindow = 0\nshift = 0\n\n[outputs]", "[check] 'window' = 0"),
+    (r'^\[outputs\]$', CHECK.format(units=20, width=6) + "\n[outputs]", "a multiple of 13"),
+    (r'^\[outputs\]$', CHECK.format(units=26, width=6) + "\n[outputs]", "predicts the 52 profile inputs"),
+    (r'^\[outputs\]$', CHECK.format(units=26, width=9).replace("shift = 0", "shift = 2") + "\n[outputs]",
+     "cannot hold 0.5*sum(mu^2) + the check * 2**2"),
 ]
 
 
@@ -82,6 +108,20 @@ def test_bad_description_is_one_line_naming_file_and_key(tmp_path: Path, pattern
         D.load(folder)
     msg = str(exc.value)
     assert "\n" not in msg and str(folder / D.DESIGN_FILE) in msg and needle in msg, msg
+
+
+def test_a_check_row_never_sees_itself() -> None:
+    """The check's masks: a prediction of row r depends on no input of row r, in any slice, through
+    any path; it does see rows r-window..r+window and y0."""
+    chk = D.load("vae-low").check
+    reach = chk.mask(0).astype(int)
+    for k in range(1, len(chk.layers)):
+        reach = (reach @ chk.mask(k).astype(int)) > 0  # which inputs each unit of layer k depends on
+    rows = np.arange(chk.n_profile) % 13
+    for j in range(chk.n_profile):
+        seen = {int(rows[i]) for i in np.flatnonzero(reach[: chk.n_profile, j])}
+        assert seen == {r for r in range(13) if r != rows[j] and abs(r - rows[j]) <= chk.window}, j
+        assert reach[chk.n_profile, j]  # y0
 
 
 def test_derived_sizes_of_the_user_design(tmp_path: Path) -> None:
@@ -167,3 +207,16 @@ def test_training_reads_an_imported_release_through_its_features_cache(tmp_path:
                   "--run-dir", str(tmp_path / "run"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "400 tracks from" in proc.stdout and (tmp_path / "run" / "reference" / "weights.json").is_file()
+    # --onto: the check trained again onto that encoder and decoder, which stay as they were.
+    proc = pixvae("train", "--profile", "tiny", "--data", str(tmp_path / "imported"),
+                  "--run-dir", str(tmp_path / "again"), "--onto", str(tmp_path / "run" / "reference"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    from model import decoder, reference
+
+    d = D.load("vae-low")
+    first, again = (reference.load(tmp_path / r / "reference", d) for r in ("run", "again"))
+    assert all(np.array_equal(a.kernel, b.kernel) and np.array_equal(a.bias, b.bias)
+               for a, b in zip(first.network.layers, again.network.layers, strict=True))
+    assert len(again.network.check) == 2 and again.model_hash != first.model_hash
+    assert again.metadata["check_trained_onto"] == first.model_hash
+    decoder.load(tmp_path / "again" / "reference", d, again.model_hash)  # re-tied to the new hash

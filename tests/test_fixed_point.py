@@ -45,15 +45,40 @@ def test_vae_low_formats_as_in_the_paper(vae_low: Design) -> None:
     assert vae_low.score_format.raw_max >= 8 * 128**2  # the largest score, 8 * (-8.0)^2 / 2 = 256, fits
 
 
+def constant_check(design: Design, bias_raw: int) -> tuple[IntLayer, ...]:
+    """Check layers whose kernels are zero: every prediction is the last layer's bias."""
+    layers = design.check.layers
+    return tuple(IntLayer(s, np.zeros((s.n_in, s.units), dtype=np.int64),
+                          np.full(s.units, bias_raw if s is layers[-1] else 0, dtype=np.int64)) for s in layers)
+
+
 def test_score_is_half_sum_of_squares(vae_low: Design) -> None:
     mu = np.array([[16, -16, 0, 0, 0, 0, 0, 0], [-128] * 8])  # (1, -1, 0...) and all -8.0
     flat = np.zeros((2, vae_low.n_inputs), dtype=np.int64)  # inputs without a dip
-    score = vae_low.score_format.to_float(fixed_ref.score_raw(vae_low, mu, flat))
+    silent = constant_check(vae_low, 0)  # predicts 0: no input lacks charge
+    score = vae_low.score_format.to_float(fixed_ref.score_raw(vae_low, mu, flat, silent))
     assert score.tolist() == [1.0, 256.0]
     dipped = flat.copy()
     dipped[:, :3] = [4, 1, 4]  # one dip of 3 code LSBs, weighted 2**dip_shift
-    score = vae_low.score_format.to_float(fixed_ref.score_raw(vae_low, mu, dipped))
+    score = vae_low.score_format.to_float(fixed_ref.score_raw(vae_low, mu, dipped, silent))
     assert score.tolist() == [1.0 + 3 * 2.0**vae_low.dip_shift, 256.0 + 3 * 2.0**vae_low.dip_shift]
+    with pytest.raises(ValueError, match="needs its 2 layers"):
+        fixed_ref.score_raw(vae_low, mu, flat)
+
+
+def test_profile_check_by_hand(vae_low: Design) -> None:
+    """Every prediction 1.0 (bias 64 LSBs of fixed<8,2>; 16 LSBs of the input's ufixed<4,0>): an
+    all-zero track lacks 16 LSBs in each of the 52 profile inputs, a track of code 15 one LSB in
+    each, a track at 1.0 or more nothing; y0 is not predicted."""
+    assert vae_low.check.layers[-1].bias.frac == 6 and vae_low.input_format.frac == 4
+    chk = constant_check(vae_low, 64)
+    x = np.zeros((3, vae_low.n_inputs), dtype=np.int64)
+    x[1, :52], x[2, 52] = 15, 15
+    assert fixed_ref.profile_check(vae_low, chk, x).tolist() == [52 * 16, 52, 52 * 16]
+    mu = np.zeros((3, 8), dtype=np.int64)
+    score = vae_low.score_format.to_float(fixed_ref.score_raw(vae_low, mu, x, chk))
+    assert score.tolist() == [52 * 16 * 2.0**vae_low.check.shift, 52 * 2.0**vae_low.check.shift,
+                              52 * 16 * 2.0**vae_low.check.shift]
 
 
 def test_saturation_of_the_last_layer(vae_low: Design) -> None:

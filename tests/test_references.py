@@ -63,9 +63,11 @@ def test_pruning_shows_in_the_da4ml_estimate(ref: reference.Reference, tmp_path)
         dataclasses.replace(ly, kernel=np.where(ly.kernel == 0, rng.choice([-1, 1], ly.kernel.shape), ly.kernel))
         for ly in ref.network.layers))
 
+    encoder_only = dataclasses.replace(ref.design, check=None)  # the profile check is not pruned
+
     def cost(net: IntegerNetwork, name: str) -> float:
         hm = hls.convert(ref.design, reference.to_keras(net), ref.hls_config, tmp_path / name, compile_csim=False)
-        return float(rtl.trace(ref.design, hm).cost)
+        return float(rtl.trace(encoder_only, hm).cost)
 
     pruned, unpruned = cost(ref.network, "pruned"), cost(dense, "dense")
     assert pruned < 0.9 * unpruned, (pruned, unpruned)
@@ -87,9 +89,10 @@ def test_a_unit_pruned_to_a_constant_is_exact_in_the_da4ml_trace(ref: reference.
     kernel[:, 0], bias[0] = 0, 0  # unit 0: a constant zero
     if last.spec.units > 1:
         kernel[:, -1], bias[-1] = 0, 3  # the last unit: a constant 3 LSB of its bias
-    net = IntegerNetwork(d, (*ref.network.layers[:-1], dataclasses.replace(last, kernel=kernel, bias=bias)))
+    net = IntegerNetwork(d, (*ref.network.layers[:-1], dataclasses.replace(last, kernel=kernel, bias=bias)),
+                         ref.network.check)
     hm = hls.convert(d, reference.to_keras(net), ref.hls_config, tmp_path / "hls", compile_csim=False)
-    comb = rtl.trace(d, hm)
+    comb = rtl.trace(d, hm, net.check)
     x = np.random.default_rng(0).integers(0, 1 << d.input_format.width, (500, d.n_inputs))
     got = np.asarray(comb.predict(d.input_format.to_float(x).astype(np.float64)))
     raw = net.forward(x)
@@ -100,3 +103,47 @@ def test_a_unit_pruned_to_a_constant_is_exact_in_the_da4ml_trace(ref: reference.
         assert np.array_equal(got[:, -1], want)
     else:
         assert np.array_equal(got[:, 0], want[:, 0])
+
+
+def test_profile_check_qkeras_equals_numpy(ref: reference.Reference, golden: G.Golden) -> None:
+    """The check's QKeras model (model/check.py) carrying the integer weights predicts what the
+    numpy integer model predicts, on every golden vector: TensorFlow's arithmetic as a second
+    reference for the check, as QKeras is for the encoder."""
+    from model import check, fixed_ref
+
+    d = ref.design
+    if d.check is None:
+        pytest.skip(f"{d.name} has no profile check")
+    model = check.build(d)
+    for ly in ref.network.check:
+        model.get_layer(ly.spec.name).set_weights([ly.spec.weight.to_float(ly.kernel), ly.spec.bias.to_float(ly.bias)])
+    got = d.check.layers[-1].result.to_raw(model.predict(d.input_format.to_float(golden.x), verbose=0))
+    assert np.array_equal(got, fixed_ref.check_predictions(d, ref.network.check, golden.x))
+
+
+def _edited_reference(tmp_path, edit) -> reference.Reference:
+    import json
+    import shutil
+
+    from model import design as D
+
+    d = D.load("vae-low")
+    out = tmp_path / "reference"
+    shutil.copytree(d.reference_dir, out)
+    doc = json.loads((out / reference.WEIGHTS_FILE).read_text())
+    edit(doc)
+    (out / reference.WEIGHTS_FILE).write_text(json.dumps(doc))
+    return reference.load(out, d)
+
+
+def test_check_weight_that_lets_a_row_see_itself_is_refused(tmp_path) -> None:
+    def edit(doc):
+        doc["check"]["layers"][0]["kernel"][0][0] = 1  # input row 0 -> a hidden unit of row 0
+
+    with pytest.raises(reference.ReferenceError, match="outside its mask"):
+        _edited_reference(tmp_path, edit)
+
+
+def test_reference_without_the_designs_check_is_stale(tmp_path) -> None:
+    with pytest.raises(reference.ReferenceError, match="no profile check, the design has one"):
+        _edited_reference(tmp_path, lambda doc: doc.pop("check"))
