@@ -214,10 +214,15 @@ def trace(design: Design, hm, check: tuple = ()):
         total = _tree([v * v for v in x._vars[: split.continuous]]) * 0.5
         for cols in split.groups():
             total = total + _kl_discrete(design, list(x._vars[cols]))
+        # Terms read from the inputs beside the encoder are summed apart, so the KL (the longest
+        # path in da4ml's estimate) meets them in one adder instead of two.
+        beside = []
         if design.dip_shift is not None:
-            total = total + _tree(_dips(design, inp)) * 2.0 ** (design.dip_shift + design.input_format.frac)
+            beside.append(_tree(_dips(design, inp)) * 2.0 ** (design.dip_shift + design.input_format.frac))
         if design.check is not None:
-            total = total + _tree(_check(design, check, inp)) * 2.0 ** (design.check.shift + design.input_format.frac)
+            beside.append(_tree(_check(design, check, inp)) * 2.0 ** (design.check.shift + design.input_format.frac))
+        if beside:
+            total = total + _tree(beside)
         score = _cast(total, int(sc.signed), sc.integer - int(sc.signed), sc.frac, sc.rounding, sc.overflow)
         out = FixedVariableArray(np.concatenate([x._vars, np.array([score])]))
     else:  # the network's single output is the score

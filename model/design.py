@@ -31,8 +31,9 @@ README.md ("Designs"); an example:
     exp_frac = 8                      # kl_total: fraction bits of the exp tables (model/kl_discrete.py)
     sum_frac = 6                      # kl_total: fraction bits of the softmax sum that indexes ln and 1/x
     [check]                           # optional, a VAE's score: + 2**shift x the charge each profile row
-    window = 3                        # lacks against a prediction from rows r-3..r+3 (not r) and y0
-    shift = -2                        # (class Check); [[check.layers]] like [[layers]]: hidden ReLU
+    window = 2                        # lacks against a prediction from rows r-2..r+2 (not r)
+    y0 = false                        # and y0 if true (class Check)
+    shift = -2                        # [[check.layers]] like [[layers]]: hidden ReLU
     [[check.layers]]                  # layers with units a multiple of 13 (grouped by row), then a
     name = "chk_hidden"               # linear layer of one unit per profile input, whose result has
     units = 104                       # the input's fraction bits
@@ -145,7 +146,7 @@ class Field:
 @dataclass(frozen=True)
 class Check:
     """An on-chip check of the input y-profiles' shape, a term of a VAE's score. Row r of every
-    input slice is predicted from rows r-window..r+window (not r itself) of every slice and y0,
+    input slice is predicted from rows r-window..r+window (not r itself) of every slice (and y0),
     through layers whose units are grouped by row, so a row never sees itself; the score adds
     2**shift x the sum over the profile inputs of max(0, prediction - input), in input LSBs: the
     charge a row lacks against what its neighbours imply (a dead pixel, a dead row). Trained on
@@ -154,6 +155,7 @@ class Check:
     window: int
     shift: int
     n_slices: int
+    y0: bool  # whether the first layer also reads y0
     layers: tuple[Dense, ...]  # hidden layers (units a multiple of 13, grouped by row), then one unit per profile input
 
     @property
@@ -173,7 +175,7 @@ class Check:
         """Which weights of layer k's kernel (n_in x units) may be nonzero."""
         rin, rout = self._rows(k - 1)[:, None], self._rows(k)[None, :]
         if k == 0:
-            return (rin == -1) | ((rin != rout) & (np.abs(rin - rout) <= self.window))
+            return ((rin == -1) & self.y0) | ((rin != -1) & (rin != rout) & (np.abs(rin - rout) <= self.window))
         return rin == rout
 
 
@@ -574,10 +576,11 @@ def _check(doc: dict[str, Any], enc: Encoding, n_in: int, in_fmt: FixedFormat, s
     chk = _get(doc, "check", dict, "", src)
     window = _get(chk, "window", int, "[check] ", src)
     shift = _get(chk, "shift", int, "[check] ", src)
+    y0 = _get(chk, "y0", bool, "[check] ", src)
     if not 1 <= window < N_ROWS:
         raise DesignError(f"{src}: [check] 'window' = {window} must be 1..{N_ROWS - 1} rows")
-    if not enc.y0:
-        raise DesignError(f"{src}: [check] needs y0 among the inputs ([input] y0 = true)")
+    if y0 and not enc.y0:
+        raise DesignError(f"{src}: [check] y0 = true needs y0 among the inputs ([input] y0 = true)")
     layers = _layers(_get(chk, "layers", list, "[check] ", src), n_in, in_fmt, src, "check.layers", seen)
     n_profile = len(enc.slices) * N_ROWS
     for k, ly in enumerate(layers[:-1]):
@@ -589,7 +592,7 @@ def _check(doc: dict[str, Any], enc: Encoding, n_in: int, in_fmt: FixedFormat, s
         raise DesignError(f"{src}: [[check.layers]] the last layer '{last.name}' predicts the {n_profile} profile "
                           f"inputs: linear, {n_profile} units, result with the input's {in_fmt.frac} fraction bits, "
                           "after at least one hidden layer")
-    return Check(window, shift, len(enc.slices), tuple(layers))
+    return Check(window, shift, len(enc.slices), y0, tuple(layers))
 
 
 def _latent(doc: dict[str, Any], kind: str, score: str, last: Dense, src: Path) -> Latent | None:

@@ -42,8 +42,8 @@ DIPS_DEFINITION = (" + 2**dip_shift * (sum over input slices and interior rows r
 CHECK_SCORE = (" + 2**check.shift * (sum over the profile inputs j of max(0, p[j] - x[j]), p the check's predictions"
                ", in input raw units)")
 CHECK_DEFINITION = ("the layers compute like the encoder's; row r of every slice (inputs j with j % 13 == r, before "
-                    "y0) is predicted from rows r-window..r+window except r, and y0: a hidden unit j serves row "
-                    "j // (units / 13), a prediction j row j % 13, and kernels are zero between other rows")
+                    "y0) is predicted from rows r-window..r+window except r (and y0 if y0): a hidden unit j serves "
+                    "row j // (units / 13), a prediction j row j % 13, and kernels are zero between other rows")
 
 
 class ReferenceError(RuntimeError):
@@ -99,8 +99,9 @@ def weights_json(net: IntegerNetwork) -> str:
     d = net.design
     check = ""
     if d.check is not None:
-        check = (f'  "check": {{"window": {d.check.window}, "shift": {d.check.shift}, "definition": '
-                 f'{json.dumps(CHECK_DEFINITION)}, "layers": [\n' + _layers_json(net.check, "    ") + "\n  ]},\n")
+        head = {"window": d.check.window, "y0": d.check.y0, "shift": d.check.shift, "definition": CHECK_DEFINITION}
+        check = ('  "check": {' + json.dumps(head)[1:-1] + ', "layers": [\n' + _layers_json(net.check, "    ")
+                 + "\n  ]},\n")
     outputs = {
         "score": d.score,
         "score_definition": SCORE_DEFINITIONS[d.score] + (DIPS_DEFINITION if d.dip_shift is not None else "")
@@ -190,9 +191,10 @@ def _load_check(design: Design, doc: dict[str, Any], src: Path) -> tuple[IntLaye
                              f"{'one' if chk is not None else 'none'} (stale reference: retrain)")
     if chk is None:
         return ()
-    if not isinstance(got, dict) or (got.get("window"), got.get("shift")) != (chk.window, chk.shift):
-        raise ReferenceError(f"{src}: check window and shift differ from the design's {chk.window} and {chk.shift} "
-                             "(stale reference: retrain)")
+    if not isinstance(got, dict) or (got.get("window"), got.get("y0"), got.get("shift")) != (chk.window, chk.y0,
+                                                                                              chk.shift):
+        raise ReferenceError(f"{src}: check window, y0 and shift differ from the design's {chk.window}, {chk.y0} and "
+                             f"{chk.shift} (stale reference: retrain)")
     layers = got.get("layers")
     if not isinstance(layers, list) or len(layers) != len(chk.layers):
         raise ReferenceError(f"{src}: check layers do not match the design's {len(chk.layers)} (stale reference)")

@@ -54,6 +54,7 @@ def _edit(text: str, pattern: str, repl: str) -> str:
 # A profile check for the user design: hidden units and the prediction's fraction bits to fill in.
 CHECK = """[check]
 window = 2
+y0 = false
 shift = 0
 [[check.layers]]
 name = "chk_h"
@@ -90,7 +91,8 @@ BAD = [
     (r'^\[outputs\]$', '[decoder]\nweight = "ufixed<8,1>"\n\n[outputs]', "[decoder] weight and bias are signed"),
     (r'^\[training\]$', "[training]\nbeta_min = 1e-4", "a beta anneal needs"),
     (r'^decision = "flag"$', 'decision = "flag"\ndip_shift = 3', "cannot hold 0.5*sum(mu^2) + dips * 2**3"),
-    (r'^\[outputs\]$', "[check]\nwindow = 0\nshift = 0\n\n[outputs]", "[check] 'window' = 0"),
+    (r'^\[outputs\]$', "[check]\nwindow = 0\nshift = 0\ny0 = false\n\n[outputs]", "[check] 'window' = 0"),
+    (r'^\[outputs\]$', "[check]\nwindow = 2\nshift = 0\n\n[outputs]", "[check] 'y0' missing"),
     (r'^\[outputs\]$', CHECK.format(units=20, width=6) + "\n[outputs]", "a multiple of 13"),
     (r'^\[outputs\]$', CHECK.format(units=26, width=6) + "\n[outputs]", "predicts the 52 profile inputs"),
     (r'^\[outputs\]$', CHECK.format(units=26, width=9).replace("shift = 0", "shift = 2") + "\n[outputs]",
@@ -112,7 +114,7 @@ def test_bad_description_is_one_line_naming_file_and_key(tmp_path: Path, pattern
 
 def test_a_check_row_never_sees_itself() -> None:
     """The check's masks: a prediction of row r depends on no input of row r, in any slice, through
-    any path; it does see rows r-window..r+window and y0."""
+    any path; it does see rows r-window..r+window, and y0 only if the design says so."""
     chk = D.load("vae-low").check
     reach = chk.mask(0).astype(int)
     for k in range(1, len(chk.layers)):
@@ -121,7 +123,7 @@ def test_a_check_row_never_sees_itself() -> None:
     for j in range(chk.n_profile):
         seen = {int(rows[i]) for i in np.flatnonzero(reach[: chk.n_profile, j])}
         assert seen == {r for r in range(13) if r != rows[j] and abs(r - rows[j]) <= chk.window}, j
-        assert reach[chk.n_profile, j]  # y0
+        assert reach[chk.n_profile, j] == chk.y0
 
 
 def test_derived_sizes_of_the_user_design(tmp_path: Path) -> None:
