@@ -147,12 +147,12 @@ def _check(design: Design, check: tuple, inp) -> list:
     def kif(fmt: FixedFormat) -> tuple[int, int, int]:
         return int(fmt.signed), fmt.integer - int(fmt.signed), fmt.frac
 
-    x = inp
+    x = xin = inp.quantize(0, 0, design.check.input_frac, "WRAP", "TRN")  # the codes' top bits: wiring only
     for ly in check:
         s = ly.spec
         x = (x @ s.weight.to_float(ly.kernel) + s.bias.to_float(ly.bias)).quantize(*kif(s.accum), "WRAP", "TRN")
         x = _cast(x.relu() if s.activation == "relu" else x, *kif(s.result), s.result.rounding, s.result.overflow)
-    return [(x[j] - inp[j]).relu() for j in range(design.check.n_profile)]
+    return [(x[j] - xin[j]).relu() for j in range(design.check.n_profile)]
 
 
 def _table(v, fn):
@@ -220,7 +220,7 @@ def trace(design: Design, hm, check: tuple = ()):
         if design.dip_shift is not None:
             beside.append(_tree(_dips(design, inp)) * 2.0 ** (design.dip_shift + design.input_format.frac))
         if design.check is not None:
-            beside.append(_tree(_check(design, check, inp)) * 2.0 ** (design.check.shift + design.input_format.frac))
+            beside.append(_tree(_check(design, check, inp)) * 2.0 ** (design.check.shift + design.check.input_frac))
         if beside:
             total = total + _tree(beside)
         score = _cast(total, int(sc.signed), sc.integer - int(sc.signed), sc.frac, sc.rounding, sc.overflow)

@@ -36,13 +36,20 @@ def build(design: Design):
     return model
 
 
+def inputs(design: Design, codes: np.ndarray) -> np.ndarray:
+    """The model's float inputs: the codes as the check reads them (model.fixed_ref.check_inputs)."""
+    from model.fixed_ref import check_inputs
+
+    return design.check.input_format.to_float(check_inputs(design, codes)).astype(np.float32)
+
+
 def train(design: Design, codes: np.ndarray, cfg: dict[str, Any], verbose: int = 2):
     """Train on (n, n_inputs) normal input codes for the profile's `check_epochs` (default its
     `epochs`), batch size and learning rate. Returns (model, history dict)."""
     tf, _ = qnet.qkeras()
     tf.keras.utils.set_random_seed(int(cfg.get("seed", 1)))
     tf.config.experimental.enable_op_determinism()
-    x = design.input_format.to_float(codes).astype(np.float32)
+    x = inputs(design, codes)
     y = x[:, : design.check.n_profile]
     n_val = max(1, len(x) // 10)
     model = build(design)

@@ -32,7 +32,8 @@ README.md ("Designs"); an example:
     sum_frac = 6                      # kl_total: fraction bits of the softmax sum that indexes ln and 1/x
     [check]                           # optional, a VAE's score: + 2**shift x the charge each profile row
     window = 2                        # lacks against a prediction from rows r-2..r+2 (not r)
-    y0 = false                        # and y0 if true (class Check)
+    y0 = false                        # and y0 if true (class Check); input_frac = 6: the check reads
+                                      # the codes' top 6 bits (default: all)
     shift = -2                        # [[check.layers]] like [[layers]]: hidden ReLU
     [[check.layers]]                  # layers with units a multiple of 13 (grouped by row), then a
     name = "chk_hidden"               # linear layer of one unit per profile input, whose result has
@@ -156,11 +157,17 @@ class Check:
     shift: int
     n_slices: int
     y0: bool  # whether the first layer also reads y0
+    input_frac: int  # the check reads the input codes truncated to this many fraction bits
     layers: tuple[Dense, ...]  # hidden layers (units a multiple of 13, grouped by row), then one unit per profile input
 
     @property
     def n_profile(self) -> int:
         return self.n_slices * N_ROWS
+
+    @property
+    def input_format(self) -> FixedFormat:
+        """What the check reads: the input codes' top input_frac bits, ufixed<input_frac,0>."""
+        return FixedFormat(self.input_frac, 0, signed=False)
 
     def _rows(self, k: int) -> np.ndarray:
         """The y-row each unit of layer k serves (k = -1: the inputs; y0 is -1, it serves every row)."""
@@ -577,22 +584,26 @@ def _check(doc: dict[str, Any], enc: Encoding, n_in: int, in_fmt: FixedFormat, s
     window = _get(chk, "window", int, "[check] ", src)
     shift = _get(chk, "shift", int, "[check] ", src)
     y0 = _get(chk, "y0", bool, "[check] ", src)
+    input_frac = _get(chk, "input_frac", int, "[check] ", src, in_fmt.frac)
+    if not 1 <= input_frac <= in_fmt.frac:
+        raise DesignError(f"{src}: [check] 'input_frac' = {input_frac} must be 1..{in_fmt.frac} (the input's bits)")
+    chk_in = FixedFormat(input_frac, 0, signed=False)
     if not 1 <= window < N_ROWS:
         raise DesignError(f"{src}: [check] 'window' = {window} must be 1..{N_ROWS - 1} rows")
     if y0 and not enc.y0:
         raise DesignError(f"{src}: [check] y0 = true needs y0 among the inputs ([input] y0 = true)")
-    layers = _layers(_get(chk, "layers", list, "[check] ", src), n_in, in_fmt, src, "check.layers", seen)
+    layers = _layers(_get(chk, "layers", list, "[check] ", src), n_in, chk_in, src, "check.layers", seen)
     n_profile = len(enc.slices) * N_ROWS
     for k, ly in enumerate(layers[:-1]):
         if ly.units % N_ROWS or ly.activation != "relu":
             raise DesignError(f"{src}: [[check.layers]] #{k + 1} '{ly.name}': a hidden layer of the check is ReLU "
                               f"with units a multiple of {N_ROWS} (grouped by row), found {ly.units} {ly.activation}")
     last = layers[-1]
-    if len(layers) < 2 or last.units != n_profile or last.activation != "linear" or last.result.frac != in_fmt.frac:
+    if len(layers) < 2 or last.units != n_profile or last.activation != "linear" or last.result.frac != input_frac:
         raise DesignError(f"{src}: [[check.layers]] the last layer '{last.name}' predicts the {n_profile} profile "
-                          f"inputs: linear, {n_profile} units, result with the input's {in_fmt.frac} fraction bits, "
-                          "after at least one hidden layer")
-    return Check(window, shift, len(enc.slices), y0, tuple(layers))
+                          f"inputs: linear, {n_profile} units, result with the check's {input_frac} input fraction "
+                          "bits, after at least one hidden layer")
+    return Check(window, shift, len(enc.slices), y0, input_frac, tuple(layers))
 
 
 def _latent(doc: dict[str, Any], kind: str, score: str, last: Dense, src: Path) -> Latent | None:

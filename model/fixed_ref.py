@@ -106,19 +106,24 @@ def profile_dips(design: Design, x_raw: np.ndarray) -> np.ndarray:
     return np.maximum(np.minimum(p[:, :, :-2], p[:, :, 2:]) - p[:, :, 1:-1], 0).sum(axis=(1, 2))
 
 
+def check_inputs(design: Design, x_raw: np.ndarray) -> np.ndarray:
+    """What the check reads (raw, check.input_frac bits): the codes' top bits, truncated."""
+    return np.asarray(x_raw, dtype=np.int64) >> (design.input_format.frac - design.check.input_frac)
+
+
 def check_predictions(design: Design, check: tuple[IntLayer, ...], x_raw: np.ndarray) -> np.ndarray:
-    """The check's prediction of every profile input (raw, the input's fraction bits)."""
-    x, frac = np.asarray(x_raw, dtype=np.int64), design.input_format.frac
+    """The check's prediction of every profile input (raw, check.input_frac fraction bits)."""
+    x, frac = check_inputs(design, x_raw), design.check.input_frac
     for layer in check:
         x, frac = layer(x, frac), layer.spec.result.frac
     return x
 
 
 def profile_check(design: Design, check: tuple[IntLayer, ...], x_raw: np.ndarray) -> np.ndarray:
-    """Sum over the profile inputs of max(0, prediction - input) in input LSBs: the charge the
-    rows lack against what their neighbours imply (design.check)."""
+    """Sum over the profile inputs of max(0, prediction - input) in the check's input LSBs: the
+    charge the rows lack against what their neighbours imply (design.check)."""
     n = design.check.n_profile
-    missing = check_predictions(design, check, x_raw) - np.asarray(x_raw, dtype=np.int64)[:, :n]
+    missing = check_predictions(design, check, x_raw) - check_inputs(design, x_raw)[:, :n]
     return np.maximum(missing, 0).sum(axis=1)
 
 

@@ -41,6 +41,8 @@ DIPS_DEFINITION = (" + 2**dip_shift * (sum over input slices and interior rows r
 
 CHECK_SCORE = (" + 2**check.shift * (sum over the profile inputs j of max(0, p[j] - x[j]), p the check's predictions"
                ", in input raw units)")
+CHECK_SCORE_TOP_BITS = (" + 2**check.shift * (sum over the profile inputs j of max(0, p[j] - c[j]), p the check's "
+                        "predictions, c the input codes' top check.input_frac bits, in their raw units)")
 CHECK_DEFINITION = ("the layers compute like the encoder's; row r of every slice (inputs j with j % 13 == r, before "
                     "y0) is predicted from rows r-window..r+window except r (and y0 if y0): a hidden unit j serves "
                     "row j // (units / 13), a prediction j row j % 13, and kernels are zero between other rows")
@@ -100,12 +102,15 @@ def weights_json(net: IntegerNetwork) -> str:
     check = ""
     if d.check is not None:
         head = {"window": d.check.window, "y0": d.check.y0, "shift": d.check.shift, "definition": CHECK_DEFINITION}
+        if d.check.input_frac != d.input_format.frac:  # absent: the check reads every bit of the codes
+            head["input_frac"] = d.check.input_frac
         check = ('  "check": {' + json.dumps(head)[1:-1] + ', "layers": [\n' + _layers_json(net.check, "    ")
                  + "\n  ]},\n")
     outputs = {
         "score": d.score,
         "score_definition": SCORE_DEFINITIONS[d.score] + (DIPS_DEFINITION if d.dip_shift is not None else "")
-        + (CHECK_SCORE if d.check is not None else ""),
+        + ("" if d.check is None else CHECK_SCORE if d.check.input_frac == d.input_format.frac
+           else CHECK_SCORE_TOP_BITS),
         **({"dip_shift": d.dip_shift} if d.dip_shift is not None else {}),
         **({"latent": {"continuous": d.latent_split.continuous, "categorical": list(d.latent_split.categorical)},
             "exp_frac": d.exp_frac, "sum_frac": d.sum_frac} if d.score == "kl_total" else {}),
@@ -191,10 +196,11 @@ def _load_check(design: Design, doc: dict[str, Any], src: Path) -> tuple[IntLaye
                              f"{'one' if chk is not None else 'none'} (stale reference: retrain)")
     if chk is None:
         return ()
-    if not isinstance(got, dict) or (got.get("window"), got.get("y0"), got.get("shift")) != (chk.window, chk.y0,
-                                                                                              chk.shift):
-        raise ReferenceError(f"{src}: check window, y0 and shift differ from the design's {chk.window}, {chk.y0} and "
-                             f"{chk.shift} (stale reference: retrain)")
+    want = {"window": chk.window, "y0": chk.y0, "input_frac": chk.input_frac, "shift": chk.shift}
+    if not isinstance(got, dict) or {k: got.get(k, design.input_format.frac if k == "input_frac" else None)
+                                     for k in want} != want:
+        raise ReferenceError(f"{src}: check {', '.join(want)} differ from the design's {list(want.values())} "
+                             "(stale reference: retrain)")
     layers = got.get("layers")
     if not isinstance(layers, list) or len(layers) != len(chk.layers):
         raise ReferenceError(f"{src}: check layers do not match the design's {len(chk.layers)} (stale reference)")

@@ -81,6 +81,19 @@ def test_profile_check_by_hand(vae_low: Design) -> None:
                               52 * 16 * 2.0**vae_low.check.shift]
 
 
+def test_profile_check_reads_the_codes_top_bits() -> None:
+    """vae-high's check reads the 10-bit codes' top 6 bits (input_frac = 6): a code of 15 reads as 0
+    and lacks 64 LSBs (1.0) against a prediction of 1.0, a code of 1023 reads as 63 and lacks one."""
+    from model import design as D
+
+    high = D.load("vae-high")
+    assert high.check.input_frac == 6 and high.input_format.frac == 10
+    chk = constant_check(high, 64)  # fixed<8,2> bias 64 = 1.0 = 64 LSBs of the check's ufixed<6,0>
+    x = np.zeros((2, high.n_inputs), dtype=np.int64)
+    x[0, :52], x[1, :52] = 15, 1023
+    assert fixed_ref.profile_check(high, chk, x).tolist() == [52 * 64, 52]
+
+
 def test_saturation_of_the_last_layer(vae_low: Design) -> None:
     net = IntegerNetwork(vae_low, tuple(IntLayer(s, np.full((s.n_in, s.units), 127), np.full(s.units, 127))
                                         for s in vae_low.layers))

@@ -117,7 +117,7 @@ def test_profile_check_qkeras_equals_numpy(ref: reference.Reference, golden: G.G
     model = check.build(d)
     for ly in ref.network.check:
         model.get_layer(ly.spec.name).set_weights([ly.spec.weight.to_float(ly.kernel), ly.spec.bias.to_float(ly.bias)])
-    got = d.check.layers[-1].result.to_raw(model.predict(d.input_format.to_float(golden.x), verbose=0))
+    got = d.check.layers[-1].result.to_raw(model.predict(check.inputs(d, golden.x), verbose=0))
     assert np.array_equal(got, fixed_ref.check_predictions(d, ref.network.check, golden.x))
 
 
