@@ -37,7 +37,7 @@ README.md ("Designs"); an example:
     shift = -2                        # [[check.layers]] like [[layers]]: hidden ReLU
     [[check.layers]]                  # layers with units a multiple of 13 (grouped by row), then a
     name = "chk_hidden"               # linear layer of one unit per profile input, whose result has
-    units = 104                       # the input's fraction bits
+    units = 104                       # the check's input_frac fraction bits
     [latent]                          # a JointVAE: the last layer's units are the continuous means,
     continuous = 8                    # then the logits of each categorical latent (kl_total score)
     categorical = [8]
@@ -149,9 +149,9 @@ class Check:
     """An on-chip check of the input y-profiles' shape, a term of a VAE's score. Row r of every
     input slice is predicted from rows r-window..r+window (not r itself) of every slice (and y0),
     through layers whose units are grouped by row, so a row never sees itself; the score adds
-    2**shift x the sum over the profile inputs of max(0, prediction - input), in input LSBs: the
-    charge a row lacks against what its neighbours imply (a dead pixel, a dead row). Trained on
-    normal tracks only (model/check.py)."""
+    2**shift x the sum over the profile inputs of max(0, prediction - input), in LSBs of the
+    input_frac bits the check reads: the charge a row lacks against what its neighbours imply (a
+    dead pixel, a dead row). Trained on normal tracks only (model/check.py)."""
 
     window: int
     shift: int
