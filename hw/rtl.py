@@ -78,6 +78,11 @@ def _kif(p) -> tuple[int, int, int]:
     return int(p.signed), p.integer - int(p.signed), p.width - p.integer
 
 
+def _fmt_kif(fmt: FixedFormat) -> tuple[int, int, int]:
+    """A declared format -> da4ml (sign bit, integer bits without sign, fraction bits)."""
+    return int(fmt.signed), fmt.integer - int(fmt.signed), fmt.frac
+
+
 def _round_half_even(v, k: int, i: int, f: int, overflow: str):
     """Quantize to f fraction bits rounding half to even, built from da4ml's TRN quantize.
 
@@ -143,15 +148,12 @@ def _check(design: Design, check: tuple, inp) -> list:
     beside the encoder, so only its adder tree and the final adder add to the score's depth."""
     if len(check) != len(design.check.layers):
         raise ValueError(f"{design.name}: the score's check needs its {len(design.check.layers)} layers")
-
-    def kif(fmt: FixedFormat) -> tuple[int, int, int]:
-        return int(fmt.signed), fmt.integer - int(fmt.signed), fmt.frac
-
     x = xin = inp.quantize(0, 0, design.check.input_frac, "WRAP", "TRN")  # the codes' top bits: wiring only
     for ly in check:
         s = ly.spec
-        x = (x @ s.weight.to_float(ly.kernel) + s.bias.to_float(ly.bias)).quantize(*kif(s.accum), "WRAP", "TRN")
-        x = _cast(x.relu() if s.activation == "relu" else x, *kif(s.result), s.result.rounding, s.result.overflow)
+        x = (x @ s.weight.to_float(ly.kernel) + s.bias.to_float(ly.bias)).quantize(*_fmt_kif(s.accum), "WRAP", "TRN")
+        x = _cast(x.relu() if s.activation == "relu" else x, *_fmt_kif(s.result), s.result.rounding,
+                  s.result.overflow)
     return [(x[j] - xin[j]).relu() for j in range(design.check.n_profile)]
 
 
@@ -223,7 +225,7 @@ def trace(design: Design, hm, check: tuple = ()):
             beside.append(_tree(_check(design, check, inp)) * 2.0 ** (design.check.shift + design.check.input_frac))
         if beside:
             total = total + _tree(beside)
-        score = _cast(total, int(sc.signed), sc.integer - int(sc.signed), sc.frac, sc.rounding, sc.overflow)
+        score = _cast(total, *_fmt_kif(sc), sc.rounding, sc.overflow)
         out = FixedVariableArray(np.concatenate([x._vars, np.array([score])]))
     else:  # the network's single output is the score
         out = x

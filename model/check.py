@@ -9,11 +9,12 @@ threshold enters the training.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 
-from model import qnet
+from model import qnet, reference
 from model.design import Design
 from model.fixed_ref import IntLayer
 
@@ -22,17 +23,18 @@ def build(design: Design):
     """The check alone, quantization-aware, each kernel held to its mask (design.check.mask)."""
     tf, qk = qnet.qkeras()
     chk = design.check
+    masks = [chk.mask(k) for k in range(len(chk.layers))]
     x = inp = tf.keras.Input((design.n_inputs,), name="x")
-    for k, layer in enumerate(chk.layers):
-        mask = tf.constant(chk.mask(k), dtype=tf.float32)
+    for layer, mask in zip(chk.layers, masks, strict=True):
+        held = tf.constant(mask, dtype=tf.float32)
         x = qk.QDense(layer.units, kernel_quantizer=qnet.bits(layer.weight), bias_quantizer=qnet.bits(layer.bias),
-                      kernel_constraint=lambda w, m=mask: w * m, name=layer.name)(x)
+                      kernel_constraint=lambda w, m=held: w * m, name=layer.name)(x)
         x = qk.QActivation(qnet.result_quantizer(layer), name=qnet.activation_name(layer))(x)
     model = tf.keras.Model(inp, x, name=f"{design.name.replace('-', '_')}_check")
-    for k, layer in enumerate(chk.layers):  # masked from the first step, not after the first update
+    for layer, mask in zip(chk.layers, masks, strict=True):  # masked from the first step, not after the first update
         dense = model.get_layer(layer.name)
         w, b = dense.get_weights()
-        dense.set_weights([w * chk.mask(k), b])
+        dense.set_weights([w * mask, b])
     return model
 
 
@@ -64,9 +66,6 @@ def from_keras(design: Design, model) -> tuple[IntLayer, ...]:
     """The trained check's quantized weights as raw integers (masked weights are exact zeros)."""
     out = []
     for k, spec in enumerate(design.check.layers):
-        lay = model.get_layer(spec.name)
-        qk, qb = lay.get_quantizers()[:2]
-        w, b = lay.get_weights()[:2]
-        kernel = spec.weight.to_raw(np.asarray(qk(w))) * design.check.mask(k)
-        out.append(IntLayer(spec, kernel, spec.bias.to_raw(np.asarray(qb(b)))))
+        ly = reference.quantized_layer(spec, model)
+        out.append(dataclasses.replace(ly, kernel=ly.kernel * design.check.mask(k)))
     return tuple(out)

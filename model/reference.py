@@ -197,8 +197,8 @@ def _load_check(design: Design, doc: dict[str, Any], src: Path) -> tuple[IntLaye
     if chk is None:
         return ()
     want = {"window": chk.window, "y0": chk.y0, "input_frac": chk.input_frac, "shift": chk.shift}
-    if not isinstance(got, dict) or {k: got.get(k, design.input_format.frac if k == "input_frac" else None)
-                                     for k in want} != want:
+    absent = {"input_frac": design.input_format.frac}  # written only when the check reads fewer bits
+    if not isinstance(got, dict) or {k: got.get(k, absent.get(k)) for k in want} != want:
         raise ReferenceError(f"{src}: check {', '.join(want)} differ from the design's {list(want.values())} "
                              "(stale reference: retrain)")
     layers = got.get("layers")
@@ -263,15 +263,17 @@ def load(path: Path, design: Design, with_check: bool = True) -> Reference:
     return Reference(path, design, IntegerNetwork(design, layers, check), hls_config, metadata, digest)
 
 
+def quantized_layer(spec: Dense, model) -> IntLayer:
+    """The QKeras layer named spec.name: its quantized weights as raw integers of spec's formats."""
+    lay = model.get_layer(spec.name)
+    qk, qb = lay.get_quantizers()[:2]
+    w, b = lay.get_weights()[:2]
+    return IntLayer(spec, spec.weight.to_raw(np.asarray(qk(w))), spec.bias.to_raw(np.asarray(qb(b))))
+
+
 def from_keras(design: Design, model) -> IntegerNetwork:
     """Read the quantized weights out of a trained QKeras model as raw integers."""
-    layers = []
-    for spec in design.layers:
-        lay = model.get_layer(spec.name)
-        qk, qb = lay.get_quantizers()[:2]
-        w, b = lay.get_weights()[:2]
-        layers.append(IntLayer(spec, spec.weight.to_raw(np.asarray(qk(w))), spec.bias.to_raw(np.asarray(qb(b)))))
-    return IntegerNetwork(design, tuple(layers))
+    return IntegerNetwork(design, tuple(quantized_layer(spec, model) for spec in design.layers))
 
 
 def to_keras(net: IntegerNetwork):
