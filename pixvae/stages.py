@@ -91,6 +91,10 @@ def train(design: Design, train_dir: Path, ref_dir: Path, profile: str, onto: Pa
             raise reference.ReferenceError(f"{design.path / 'design.toml'}: no [check] to train onto {onto}")
         old = reference.load(onto, design, with_check=False)
         net, dec = old.network, decoder.load(onto, design, old.model_hash)
+        if design.joint:  # a JointVAE's float parts are tied to the hash too: carried over like the decoder
+            from model import offchip
+
+            extras = offchip.load(onto, design, old.model_hash).arrays
         meta = {k: v for k, v in old.metadata.items() if k not in ("design", "model_hash", "check")}
         meta["check_trained_onto"] = old.model_hash
         log(f"train: keeping the encoder and decoder of {onto} ({old.model_hash[:12]})")
