@@ -8,6 +8,7 @@ the protocol checks.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -22,6 +23,7 @@ import numpy as np
 from hw import rtl as R
 from hw.toolchain import setup_verilator_env
 from model.design import Design
+from model.formats import FixedFormat
 
 HARNESS = Path(__file__).resolve().parent.parent / "hw" / "cpp" / "bulk_tb.cpp"
 # -O0 like the model it links against (tb.runner): the harness's loop is not where the time goes.
@@ -38,6 +40,9 @@ class BulkResult:
     latency_cycles: int
     initiation_interval: int
     seconds: float
+    quiet_violations: int = 0  # edges where out_valid was low but a data output was not zero
+    first_violation_edge: int = 0
+    reset_violations: int = 0  # reset edges after which out_valid was high
 
 
 def config_header(meta: R.RtlMeta) -> str:
@@ -125,8 +130,10 @@ def _decode(meta: R.RtlMeta, raw: bytes, n: int) -> np.ndarray:
     return np.column_stack(cols)
 
 
-def run(exe: Path, rtl_dir: Path, design: Design, codes: np.ndarray, threshold_raw: int) -> BulkResult:
-    """Drive the codes through the RTL; every output column of the design, decoded to raw integers."""
+def run(exe: Path, rtl_dir: Path, design: Design, codes: np.ndarray, threshold_raw: int,
+        plusargs: tuple[str, ...] = ()) -> BulkResult:
+    """Drive the codes through the RTL; every output column of the design, decoded to raw integers.
+    `plusargs` go to the Verilated model (e.g. +verilator+seed+N, a mutant selector)."""
     meta = R.load_meta(rtl_dir)
     codes = check_codes(design, codes)
     with tempfile.TemporaryDirectory() as tmp:
@@ -134,23 +141,49 @@ def run(exe: Path, rtl_dir: Path, design: Design, codes: np.ndarray, threshold_r
         fin.write_bytes(codes.astype("<u2").tobytes())
         thr = int(design.score_format.to_unsigned_bits(int(threshold_raw)))
         t0 = time.perf_counter()
-        proc = subprocess.run([str(exe), str(fin), str(fout), str(thr)], capture_output=True, text=True)
+        proc = subprocess.run([str(exe), str(fin), str(fout), str(thr), *plusargs], capture_output=True, text=True)
         seconds = time.perf_counter() - t0
         if proc.returncode != 0:
             raise BulkError(f"bulk harness: {(proc.stderr or proc.stdout).strip().splitlines()[-1]}")
         raw = fout.read_bytes()
-    m = re.search(r"tracks=(\d+) first_output_edge=(\d+) last_output_edge=(\d+)", proc.stdout)
+    m = re.search(r"tracks=(\d+) first_output_edge=(\d+) last_output_edge=(\d+) "
+                  r"quiet_violations=(\d+) first_violation_edge=(\d+) reset_violations=(\d+)", proc.stdout)
     size = sum((f.count * f.width + 7) // 8 for f in meta.fields)
     if m is None or len(raw) != size * len(codes):
         raise BulkError(f"bulk harness returned {len(raw) // max(size, 1)} outputs for {len(codes)} tracks")
-    n, first, last = map(int, m.groups())
+    n, first, last, loud, first_loud, in_reset = map(int, m.groups())
     ii = 1 if last - first == n - 1 else 0
-    return BulkResult(_decode(meta, raw, len(codes)), first, ii, seconds)
+    return BulkResult(_decode(meta, raw, len(codes)), first, ii, seconds, loud, first_loud, in_reset)
+
+
+def threshold_sweep(fmt: FixedFormat, committed: int) -> list[int]:
+    """Thresholds (raw) the regression runs at: the committed one first, then 0, the format's
+    extremes, and a walking one and a walking zero over the port's bits, so that every bit of the
+    threshold and of the comparison is exercised in both values."""
+    width = fmt.width
+    patterns = [1 << b for b in range(width)] + [((1 << width) - 1) ^ (1 << b) for b in range(width)]
+    raw = [committed, 0, fmt.raw_min, fmt.raw_max] + [int(fmt.from_unsigned_bits(np.int64(p))) for p in patterns]
+    return list(dict.fromkeys(raw))
+
+
+def _violations(r: BulkResult, meta: R.RtlMeta, where: str) -> list[str]:
+    """Protocol errors of one harness run: the latency, and outputs that were not quiet."""
+    # The harness counts edges from acceptance to the first output: that must be the exported latency.
+    out = [] if r.latency_cycles == meta.latency_cycles else [
+        f"{where}first output after {r.latency_cycles} cycles, the exported core has {meta.latency_cycles}"]
+    if r.quiet_violations:
+        out.append(f"{where}data outputs not zero while out_valid is low on {r.quiet_violations} edges "
+                   f"(first: edge {r.first_violation_edge})")
+    if r.reset_violations:
+        out.append(f"{where}out_valid high after {r.reset_violations} of 2 reset edges")
+    return out
 
 
 def regress(exe: Path, g, rtl_dir: Path, clock_ns: float | None = None,
-            budget_ns: float | None = None) -> dict:
-    """The golden vectors through the bulk harness, judged by tb.verdict like the cocotb regression."""
+            budget_ns: float | None = None, plusargs: tuple[str, ...] = (), sweep: bool = True) -> dict:
+    """The golden vectors through the bulk harness, judged by tb.verdict like the cocotb regression:
+    at the committed threshold, then (sweep) at every threshold of threshold_sweep, where only the
+    decision bit's expected value changes (score > threshold)."""
     from hw import clock, params
     from hw import golden as G
     from tb import verdict
@@ -159,13 +192,20 @@ def regress(exe: Path, g, rtl_dir: Path, clock_ns: float | None = None,
     budget_ns = params.LATENCY_BUDGET_NS if budget_ns is None else budget_ns
     params.check(clock_ns=clock_ns, budget_ns=budget_ns)
     clk = clock.resolve(g.design, rtl_dir, clock_ns)
-    r = run(exe, rtl_dir, g.design, g.x, g.threshold_raw)
+    r = run(exe, rtl_dir, g.design, g.x, g.threshold_raw, plusargs)
     diffs = G.diff_against(g, r.y, "RTL (bulk)")
-    # The harness counts edges from acceptance to the first output: that must be the exported latency.
-    proto = [] if r.latency_cycles == meta.latency_cycles else [
-        f"first output after {r.latency_cycles} cycles, the exported core has {meta.latency_cycles}"]
+    proto = _violations(r, meta, "")
+    thresholds = threshold_sweep(g.design.score_format, g.threshold_raw) if sweep else [g.threshold_raw]
+    flag = g.design.output_columns.index(g.design.decision)
+    for thr in thresholds[1:]:
+        expected = g.y.copy()
+        expected[:, flag] = (g.score > thr).astype(np.int64)
+        rt = run(exe, rtl_dir, g.design, g.x, thr, plusargs)
+        diffs += G.diff_against(dataclasses.replace(g, y=expected), rt.y, f"RTL (bulk, threshold {thr})")
+        proto += _violations(rt, meta, f"threshold {thr}: ")
     results = {
-        "simulator": "verilator (C++ bulk harness)", "vectors": len(r.y), "mismatched_fields": len(diffs),
+        "simulator": "verilator (C++ bulk harness)", "vectors": len(r.y), "thresholds": len(thresholds),
+        "mismatched_fields": len(diffs),
         "mismatched_vectors": len({G.diff_vector(d) for d in diffs}), "protocol_errors": len(proto),
         "latency_cycles": r.latency_cycles, "latency_ns": round(r.latency_cycles * clk.period_ns, 4),
         "budget_ns": budget_ns, **clk.as_dict(), "initiation_interval": r.initiation_interval or None,

@@ -18,7 +18,11 @@ from tb import buildcache, env, verdict
 
 SIMULATORS = ("verilator", "icarus")
 # Width warnings come from da4ml's generated arithmetic, which relies on Verilog's sizing rules.
-VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC"]
+VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "--x-initial", "unique"]
+# --x-initial unique: every register can start at a random value (chosen at run time by
+# +verilator+rand+reset+2, RANDOM_INIT), as silicon does, so a reset that fails to clear the valid
+# pipeline cannot pass by Verilator's zero start; the cocotb tests and the bulk harness both use it.
+RANDOM_INIT = ["+verilator+rand+reset+2"]
 # With waves: trace the top and the core's ports only (the core's internals are thousands of wires).
 VERILATOR_WAVE_ARGS = ["--trace-depth", "2", "--trace-underscore"]
 
@@ -230,6 +234,7 @@ def run(
             extra_env=extra,
             waves=waves,
             seed=seed,
+            plusargs=[*RANDOM_INIT, f"+verilator+seed+{seed}"] if sim == "verilator" else [],
             timescale=("1ns", "1ps") if sim == "icarus" else None,
             results_xml=str(xml),
         )

@@ -7,10 +7,15 @@
 //   N_INPUTS, CODE_BITS           inputs per track and bits per input code
 //   PIXVAE_OUTPUTS(X)             X(port, bits) for each data output port, in design order
 //
-// usage: bulk_tb IN OUT THRESHOLD
+// usage: bulk_tb IN OUT THRESHOLD [+plusargs...]
 //   IN   n x N_INPUTS little-endian uint16 input codes (input j of track i at index i*N_INPUTS+j)
 //   OUT  n records: each output port's bits, little-endian, in ceil(bits/8) bytes, in design order
 //   THRESHOLD  the score threshold's bit pattern as an unsigned decimal
+//   +plusargs  passed to Verilator ($value$plusargs in the RTL, +verilator+seed+N, ...)
+// Every register starts at a random value (a model built with --x-initial unique) before the reset,
+// so a reset that fails to clear the valid pipeline shows. After the first reset edge, every data
+// output must be zero on every edge where out_valid is low: violations are counted and printed.
+// With a coverage build (VM_COVERAGE), the counts are written to $PIXVAE_COVERAGE_FILE.
 // Exit status 1 (with a message) when the number or timing of outputs is wrong.
 #include <cstdint>
 #include <cstdio>
@@ -22,6 +27,9 @@
 #include "Vtop.h"
 #include "bulk_config.h"
 #include "verilated.h"
+#if VM_COVERAGE
+#include "verilated_cov.h"
+#endif
 
 // Verilator gives ports of up to 64 bits as integers and wider ones as arrays of 32-bit words.
 template <typename T>
@@ -41,6 +49,12 @@ static void set_bits(T& port, int bit, uint32_t value) {
 }
 
 template <typename T>
+static bool nonzero(const T& port) {
+    if constexpr (std::is_integral_v<T>) return port != 0;
+    else { for (auto w : port.m_storage) if (w) return true; return false; }
+}
+
+template <typename T>
 static void put(std::vector<uint8_t>& out, const T& port, int bits) {
     for (int k = 0; k < (bits + 7) / 8; ++k) {
         if constexpr (std::is_integral_v<T>) out.push_back(static_cast<uint8_t>(static_cast<uint64_t>(port) >> (8 * k)));
@@ -49,8 +63,8 @@ static void put(std::vector<uint8_t>& out, const T& port, int bits) {
 }
 
 int main(int argc, char** argv) {
-    if (argc != 4) {
-        std::fprintf(stderr, "usage: %s IN OUT THRESHOLD\n", argv[0]);
+    if (argc < 4) {
+        std::fprintf(stderr, "usage: %s IN OUT THRESHOLD [+plusargs]\n", argv[0]);
         return 2;
     }
     std::FILE* fin = std::fopen(argv[1], "rb");
@@ -62,19 +76,41 @@ int main(int argc, char** argv) {
     std::fclose(fin);
     if (codes.size() % N_INPUTS) { std::fprintf(stderr, "%s: not a multiple of %d codes\n", argv[1], N_INPUTS); return 2; }
     const size_t n = codes.size() / N_INPUTS;
-    const uint32_t code_mask = (1u << CODE_BITS) - 1;
-
     auto ctx = std::make_unique<VerilatedContext>();
+    ctx->randReset(2);  // registers start random (where the model was built with --x-initial unique)
+    ctx->randSeed(1);   // reproducibly; +verilator+seed+N below picks another
+    ctx->commandArgs(argc, argv);
     auto top = std::make_unique<Vtop>(ctx.get());
     top->score_threshold = static_cast<uint64_t>(std::strtoull(argv[3], nullptr, 10));
     top->in_valid = 0;
     top->clk = 0;
+    const uint32_t code_mask = (1u << CODE_BITS) - 1;
     auto edge = [&]() { top->clk = 1; top->eval(); top->clk = 0; top->eval(); };
+    // Reset for two edges while tracks are offered (all inputs at their top code): a reset clears
+    // the valid pipeline and ignores in_valid, so out_valid must be low after each reset edge and
+    // none of these tracks may come out.
     top->rst = 1;
+    top->in_valid = 1;
+    for (int j = 0; j < N_INPUTS; ++j) set_bits(top->in_data, j * CODE_BITS, code_mask);
     top->eval();
-    edge();
-    edge();
+    size_t reset_violations = 0;
+    for (int k = 0; k < 2; ++k) {
+        edge();
+        reset_violations += top->out_valid;
+    }
     top->rst = 0;
+
+    // Data outputs while out_valid is low: must be zero (quiet between tracks and after reset).
+    size_t quiet_violations = 0, first_violation = 0;
+    auto quiet = [&](size_t cycle) {
+        if (top->out_valid) return;
+        bool loud = false;
+#define PIXVAE_LOUD(port, bits) loud |= nonzero(top->port);
+        PIXVAE_OUTPUTS(PIXVAE_LOUD)
+#undef PIXVAE_LOUD
+        if (loud && quiet_violations++ == 0) first_violation = cycle;
+    };
+    quiet(0);
 
     std::vector<uint8_t> out;
     size_t seen = 0, first_edge = 0, last_edge = 0;
@@ -86,6 +122,7 @@ int main(int argc, char** argv) {
             for (int j = 0; j < N_INPUTS; ++j) set_bits(top->in_data, j * CODE_BITS, c[j] & code_mask);
         }
         edge();  // track `cycle` accepted at this edge; outputs below belong to earlier tracks
+        quiet(cycle);
         if (top->out_valid) {
 #define PIXVAE_PUT(port, bits) put(out, top->port, bits);
             PIXVAE_OUTPUTS(PIXVAE_PUT)
@@ -94,12 +131,21 @@ int main(int argc, char** argv) {
             last_edge = cycle;
         }
     }
+    for (int k = 0; k < 4; ++k) {  // idle after the last output: the outputs fall quiet
+        top->in_valid = 0;
+        edge();
+        quiet(n + 64 + k);
+    }
     top->final();
+#if VM_COVERAGE
+    if (const char* cov = std::getenv("PIXVAE_COVERAGE_FILE")) ctx->coveragep()->write(cov);
+#endif
     if (seen != n) { std::fprintf(stderr, "bulk_tb: %zu tracks in, %zu outputs out\n", n, seen); return 1; }
     std::FILE* fout = std::fopen(argv[2], "wb");
     if (!fout || std::fwrite(out.data(), 1, out.size(), fout) != out.size()) { std::perror(argv[2]); return 2; }
     std::fclose(fout);
     // Edge k accepts track k, so the first output's edge index is the latency in cycles.
-    std::printf("tracks=%zu first_output_edge=%zu last_output_edge=%zu\n", n, first_edge, last_edge);
+    std::printf("tracks=%zu first_output_edge=%zu last_output_edge=%zu quiet_violations=%zu first_violation_edge=%zu "
+                "reset_violations=%zu\n", n, first_edge, last_edge, quiet_violations, first_violation, reset_violations);
     return 0;
 }
