@@ -15,7 +15,9 @@ import click
 
 from hw import params
 from model.design import DEFAULT_DESIGN
+from pixvae import preflight
 from pixvae.paths import RunPaths
+from pixvae.preflight import dir_callback, file_callback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the logs
 
@@ -67,7 +69,7 @@ def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-run_dir_opt = click.option("--run-dir", type=click.Path(path_type=Path), default=None,
+run_dir_opt = click.option("--run-dir", type=click.Path(path_type=Path), default=None, callback=dir_callback,
                            help="Where every stage writes [default: runs/DESIGN].")
 reference_opt = click.option("--reference", type=click.Path(path_type=Path), default=None,
                              help="Reference model directory [default: RUN_DIR/reference].")
@@ -89,7 +91,42 @@ levels_opt = click.option("--adder-levels", type=click.IntRange(min=1), default=
                                "[rtl] adder_levels, chosen from closed timing by `pixvae timing`].")
 
 
-@click.group()
+class UsageLine(click.ClickException):
+    """Click's own usage and parameter errors in the style of every other error: one line, exit 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class OneLineGroup(click.Group):
+    """A group whose (and whose subcommands') click errors print as `error: <one line>`, exit 2, instead of
+    click's "Usage: ... Error: ..." block, so that every refusal reads the same."""
+
+    @staticmethod
+    def _one_line(e: click.ClickException) -> UsageLine:
+        if isinstance(e, UsageLine) or type(e).__name__ == "NoArgsIsHelpError":  # bare `pixvae`: its help
+            return e
+        msg = " ".join(e.format_message().split())
+        ctx = getattr(e, "ctx", None)
+        return UsageLine(f"{msg} (see `{ctx.command_path} --help`)" if isinstance(e, click.UsageError) and ctx
+                         else msg)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.ClickException as e:
+            raise self._one_line(e) from e
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as e:
+            raise self._one_line(e) from e
+
+
+@click.group(cls=OneLineGroup)
 def main() -> None:
     """Co-simulation harness for on-chip pixel-detector networks: QKeras -> hls4ml -> Verilog -> cocotb."""
 
@@ -206,7 +243,8 @@ def export(design_name: str, run_dir: Path | None, reference: Path | None, adder
 @design_opt
 @run_dir_opt
 @reference_opt
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="[default: RUN_DIR/golden]")
+@click.option("--out", type=click.Path(path_type=Path), default=None, callback=dir_callback,
+              help="[default: RUN_DIR/golden]")
 @one_line_errors
 def golden(design_name: str, run_dir: Path | None, reference: Path | None, out: Path | None) -> None:
     """Write golden vectors (never overwrites an existing directory)."""
@@ -269,7 +307,8 @@ def sim(design_name: str, run_dir: Path | None, reference: Path | None, golden_d
 
 @main.command()
 @design_opt
-@click.option("--run-dir", type=click.Path(path_type=Path), default=None, help="[default: build/regress/DESIGN]")
+@click.option("--run-dir", type=click.Path(path_type=Path), default=None, callback=dir_callback,
+              help="[default: build/regress/DESIGN]")
 @clock_opt
 @budget_opt
 @levels_opt
@@ -286,9 +325,11 @@ def regress(design_name: str, run_dir: Path | None, clock_ns: float | None, budg
 @design_opt
 @click.option("--inputs", "inputs", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
               help="CSV with columns x00..x{n-1} of raw input codes (other columns are ignored).")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="CSV of the design's output columns.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, callback=file_callback,
+              help="CSV of the design's output columns.")
 @click.option("--threshold", type=int, default=None, help="Score threshold, raw [default: the committed one].")
-@click.option("--run-dir", type=click.Path(path_type=Path), default=None, help="[default: build/regress/DESIGN]")
+@click.option("--run-dir", type=click.Path(path_type=Path), default=None, callback=dir_callback,
+              help="[default: build/regress/DESIGN]")
 @one_line_errors
 def rtl_run(design_name: str, inputs: Path, out: Path, threshold: int | None, run_dir: Path | None) -> None:
     """Run any inputs through a design's RTL (the C++ bulk harness, not Python) and write its outputs."""
@@ -332,7 +373,8 @@ def rtl_run(design_name: str, inputs: Path, out: Path, threshold: int | None, ru
 
 @main.command("waves")
 @design_opt
-@click.option("--run-dir", type=click.Path(path_type=Path), default=None, help="[default: build/regress/DESIGN]")
+@click.option("--run-dir", type=click.Path(path_type=Path), default=None, callback=dir_callback,
+              help="[default: build/regress/DESIGN]")
 @click.option("--track", type=int, default=None,
               help="Golden vector id to record alone and draw as a PNG [default: the whole regression, VCD only].")
 @clock_opt
@@ -384,7 +426,8 @@ def candidate(design_name: str, profile: str, version: str | None, out: Path | N
 
 @main.command()
 @design_opt
-@click.option("--run-dir", type=click.Path(path_type=Path), default=None, help="[default: build/regress/DESIGN]")
+@click.option("--run-dir", type=click.Path(path_type=Path), default=None, callback=dir_callback,
+              help="[default: build/regress/DESIGN]")
 @click.option("--family", default="xcup", show_default=True, help="yosys synth_xilinx family.")
 @levels_opt
 @one_line_errors
@@ -434,7 +477,8 @@ def _liberties(values: tuple[str, ...]) -> dict[str, Path]:
 @click.option("--ecp5-levels", default=None,
               help="Depths to place and route on ECP5 (minutes each) [default: the depth the other targets chose].")
 @budget_opt
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="[default: build/timing/DESIGN]")
+@click.option("--out", type=click.Path(path_type=Path), default=None, callback=dir_callback,
+              help="[default: build/timing/DESIGN]")
 @one_line_errors
 def timing(design_name: str, levels: str | None, targets: str, liberty: tuple[str, ...], library: str | None,
            route_minutes: float, ecp5_levels: str | None, budget_ns: float, out: Path | None) -> None:
@@ -470,7 +514,8 @@ def timing(design_name: str, levels: str | None, targets: str, liberty: tuple[st
 
 @main.command()
 @design_opt
-@click.option("--out", type=click.Path(path_type=Path), default=Path("build/bench"), show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("build/bench"), show_default=True,
+              callback=dir_callback)
 @click.option("--tracks", type=int, default=55_000, show_default=True, help="Normal tracks (and x3 defect tracks).")
 @one_line_errors
 def bench(design_name: str, out: Path, tracks: int) -> None:
@@ -517,10 +562,14 @@ seed_set_opt = click.option("--seed-set", type=click.IntRange(min=0), default=1,
                             help="Which independent seeded sets to generate (the training run measured set 0).")
 tracks_opt = click.option("--tracks", type=click.IntRange(min=100), default=None,
                           help="Tracks per set (normal test, each defect, normal reference) [default: the sizes in "
-                               "the reference's metrics.json, else 55,000 as the paper].")
+                               "the reference's metrics.json, else 55,000 as the paper]; refused when this machine's "
+                               "memory cannot hold them or generating them alone would outlast --max-hours.")
+max_hours_opt = click.option("--max-hours", type=POSITIVE, default=preflight.MAX_HOURS, show_default=True,
+                             help="Refuse --tracks whose generation alone is estimated (timed on a few tracks "
+                                  "first) to take longer.")
 
 
-def _measure(design_name: str, reference: Path | None, tracks: int | None, seed_set: int):
+def _measure(design_name: str, reference: Path | None, tracks: int | None, seed_set: int, max_hours: float):
     from pixvae import measure
 
     design = _design(design_name)
@@ -528,6 +577,7 @@ def _measure(design_name: str, reference: Path | None, tracks: int | None, seed_
     committed = ref_dir / measure.METRICS_FILE
     if tracks:
         sizes = {k: tracks for k in measure.DEFAULT_SIZES}
+        click.echo(f"{design.name}: {preflight.check_measurement_size(design, sizes, max_hours)}")
     elif committed.is_file():
         from model import reference as refmod
 
@@ -540,7 +590,7 @@ def _measure(design_name: str, reference: Path | None, tracks: int | None, seed_
 
 def measure_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The options `evaluate` and `report` share: which model, how many tracks, which seeds."""
-    for opt in (seed_set_opt, tracks_opt, committed_ref_opt, design_opt):
+    for opt in (max_hours_opt, seed_set_opt, tracks_opt, committed_ref_opt, design_opt):
         fn = opt(fn)
     return fn
 
@@ -555,16 +605,17 @@ def _write_metrics(design, m, path: Path) -> dict[str, Any]:
 
 @main.command()
 @measure_options
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=click.Path(path_type=Path), default=None, callback=file_callback,
               help="metrics.json to write [default: build/evaluate/DESIGN/metrics.json].")
 @one_line_errors
-def evaluate(design_name: str, reference: Path | None, tracks: int | None, seed_set: int, out: Path | None) -> None:
+def evaluate(design_name: str, reference: Path | None, tracks: int | None, seed_set: int, max_hours: float,
+             out: Path | None) -> None:
     """The paper's measurements of a reference model on fresh seeded tracks, checked against the
     metrics.json of its training run (exit 1 when a figure differs by more than measure.agree_sigma
     combined standard errors: 5% false alarms over all the figures compared)."""
     from pixvae import measure
 
-    design, ref_dir, m = _measure(design_name, reference, tracks, seed_set)
+    design, ref_dir, m = _measure(design_name, reference, tracks, seed_set, max_hours)
     out = out or Path("build") / "evaluate" / design.name / measure.METRICS_FILE
     doc = _write_metrics(design, m, out)
     click.echo(f"wrote {out}")
@@ -618,14 +669,15 @@ def ceiling(design_name: str, tracks: int) -> None:
 
 @main.command()
 @measure_options
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=click.Path(path_type=Path), default=None, callback=dir_callback,
               help="Folder for report.html and metrics.json [default: build/report/DESIGN].")
 @one_line_errors
-def report(design_name: str, reference: Path | None, tracks: int | None, seed_set: int, out: Path | None) -> None:
+def report(design_name: str, reference: Path | None, tracks: int | None, seed_set: int, max_hours: float,
+           out: Path | None) -> None:
     """A self-contained HTML report of the paper's measurements (plots embedded), metrics.json beside it."""
     from pixvae import measure, model_report
 
-    design, ref_dir, m = _measure(design_name, reference, tracks, seed_set)
+    design, ref_dir, m = _measure(design_name, reference, tracks, seed_set, max_hours)
     out = out or Path("build") / "report" / design.name
     doc = _write_metrics(design, m, out / measure.METRICS_FILE)
     click.echo(f"wrote {model_report.write(design, m, doc, out, ref_dir)} and {out / measure.METRICS_FILE}")
