@@ -353,6 +353,8 @@ def rtl_run(design_name: str, inputs: Path, out: Path, threshold: int | None, ru
         df = pd.read_csv(inputs)
     except (ValueError, pd.errors.ParserError) as e:
         raise bulk.BulkError(f"{inputs}: not a CSV table ({str(e).splitlines()[0]})") from None
+    if df.empty:
+        raise bulk.BulkError(f"{inputs}: a header and no rows: no inputs to run")
     missing = [c for c in design.x_columns if c not in df.columns]
     extra = [c for c in df.columns if c.startswith("x") and c[1:].isdigit() and c not in design.x_columns]
     if missing or extra:
