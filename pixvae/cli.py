@@ -51,14 +51,17 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 
 
 def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Known problems end with `error: <one line>` on stderr and exit status 2, not a traceback."""
+    """Known problems end with `error: <one line>` on stderr and exit status 2, not a traceback; no
+    command is silent for more than 10 s (pixvae.heartbeat)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from pixvae.heartbeat import heartbeat
         from tb.runner import RegressionFailed
 
         try:
-            return fn(*args, **kwargs)
+            with heartbeat():  # a line after every 8 s of silence, naming the phase it is in
+                return fn(*args, **kwargs)
         except RegressionFailed as e:  # a check that ran and failed: exit 1, as a failed regression
             click.echo(f"error: {str(e).splitlines()[0]}", err=True)
             sys.exit(1)
@@ -86,6 +89,9 @@ budget_opt = click.option("--budget-ns", type=POSITIVE, default=params.LATENCY_B
 profile_opt = click.option("--profile", default="short", show_default=True,
                            help="Training profile, one of the design's [training.profiles] (tiny: a smoke test of "
                                 "the flow, not a model; short; paper, or thesis for the JointVAE).")
+failure_waves_opt = click.option("--failure-waves/--no-failure-waves", default=True, show_default=True,
+                                 help="On a failure, draw the first failing vector's waveform (a traced Verilator "
+                                      "build, minutes when not cached) after printing the verdict.")
 levels_opt = click.option("--adder-levels", type=click.IntRange(min=1), default=None,
                           help="Adder levels per pipeline stage (da4ml latency cutoff) [default: the design's "
                                "[rtl] adder_levels, chosen from closed timing by `pixvae timing`].")
@@ -258,7 +264,7 @@ def golden(design_name: str, run_dir: Path | None, reference: Path | None, out: 
 
 
 def _sim(design, run: RunPaths, ref_dir: Path, golden_dir: Path, clock_ns: float | None,
-         adder_levels: int | None, budget_ns: float) -> dict[str, Any]:
+         adder_levels: int | None, budget_ns: float, failure_waves: bool = True) -> dict[str, Any]:
     from hw.golden import load as load_golden
     from hw.toolchain import setup_verilator_env
     from pixvae import stages
@@ -267,7 +273,7 @@ def _sim(design, run: RunPaths, ref_dir: Path, golden_dir: Path, clock_ns: float
     ref = _ref(design, ref_dir, run)
     load_golden(golden_dir, design, expected_hash=ref.model_hash)  # stale or corrupt golden: stop before building
     stages.export(ref, run.hls, run.rtl, adder_levels)
-    return stages.simulate(design, run.rtl, golden_dir, run.sim, clock_ns, budget_ns)
+    return stages.simulate(design, run.rtl, golden_dir, run.sim, clock_ns, budget_ns, failure_waves)
 
 
 def _finish(results: dict[str, Any], run: RunPaths) -> None:
@@ -294,15 +300,16 @@ def _finish(results: dict[str, Any], run: RunPaths) -> None:
 @clock_opt
 @budget_opt
 @levels_opt
+@failure_waves_opt
 @one_line_errors
 def sim(design_name: str, run_dir: Path | None, reference: Path | None, golden_dir: Path | None,
         clock_ns: float | None,
-        budget_ns: float, adder_levels: int | None) -> None:
+        budget_ns: float, adder_levels: int | None, failure_waves: bool) -> None:
     """Build the RTL under Verilator and run the cocotb regression on golden vectors."""
     design = _design(design_name)
     run = _run(run_dir, design)
     _finish(_sim(design, run, reference or run.reference, golden_dir or run.golden, clock_ns, adder_levels,
-                 budget_ns), run)
+                 budget_ns, failure_waves), run)
 
 
 @main.command()
@@ -312,13 +319,15 @@ def sim(design_name: str, run_dir: Path | None, reference: Path | None, golden_d
 @clock_opt
 @budget_opt
 @levels_opt
+@failure_waves_opt
 @one_line_errors
 def regress(design_name: str, run_dir: Path | None, clock_ns: float | None, budget_ns: float,
-            adder_levels: int | None) -> None:
+            adder_levels: int | None, failure_waves: bool) -> None:
     """RTL regression of a design's committed reference model on its committed golden vectors."""
     design = _design(design_name)
     run = _run(run_dir, design, "build/regress")
-    _finish(_sim(design, run, design.reference_dir, design.vectors_dir, clock_ns, adder_levels, budget_ns), run)
+    _finish(_sim(design, run, design.reference_dir, design.vectors_dir, clock_ns, adder_levels, budget_ns,
+                 failure_waves), run)
 
 
 @main.command("rtl-run")
@@ -542,9 +551,10 @@ def bench(design_name: str, out: Path, tracks: int) -> None:
 @clock_opt
 @budget_opt
 @levels_opt
+@failure_waves_opt
 @one_line_errors
 def flow(design_name: str, run_dir: Path | None, profile: str, clock_ns: float | None, budget_ns: float,
-         adder_levels: int | None) -> None:
+         adder_levels: int | None, failure_waves: bool) -> None:
     """Every stage on the bundled default data: data, train, hls4ml, Verilog, golden, Verilator+cocotb."""
     import shutil
 
@@ -553,7 +563,8 @@ def flow(design_name: str, run_dir: Path | None, profile: str, clock_ns: float |
     design = _design(design_name)
     run = _run(run_dir, design)
     shutil.rmtree(run.golden, ignore_errors=True)  # this run's own vectors, regenerated with its model
-    _, _, results = stages.full_run(design, run, profile, run.golden, adder_levels, clock_ns, budget_ns)
+    _, _, results = stages.full_run(design, run, profile, run.golden, adder_levels, clock_ns, budget_ns,
+                                    failure_waves)
     results["report"] = str(report.write(design, run, results))
     _finish(results, run)
 
