@@ -254,13 +254,17 @@ def export(design_name: str, run_dir: Path | None, reference: Path | None, adder
 @one_line_errors
 def golden(design_name: str, run_dir: Path | None, reference: Path | None, out: Path | None) -> None:
     """Write golden vectors (never overwrites an existing directory)."""
+    from hw import golden as G
     from pixvae import stages
 
     design = _design(design_name)
     run = _run(run_dir, design)
+    out = out or run.golden
+    if (out / G.VECTORS_FILE).exists() or (out / G.MANIFEST_FILE).exists():  # refused by G.write too, after the work
+        raise G.GoldenError(f"{out}: golden vectors exist already; they are never overwritten (use a new directory)")
     ref = _ref(design, reference, run)
     stages.make_data(run.test_data, stages.TEST_TRACKS, stages.TEST_SEED)
-    stages.make_golden(ref, run.test_data, out or run.golden, stages.convert(ref, run.hls))
+    stages.make_golden(ref, run.test_data, out, stages.convert(ref, run.hls))
 
 
 def _sim(design, run: RunPaths, ref_dir: Path, golden_dir: Path, clock_ns: float | None,
@@ -527,7 +531,8 @@ def timing(design_name: str, levels: str | None, targets: str, liberty: tuple[st
 @design_opt
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build/bench"), show_default=True,
               callback=dir_callback)
-@click.option("--tracks", type=int, default=55_000, show_default=True, help="Normal tracks (and x3 defect tracks).")
+@click.option("--tracks", type=click.IntRange(min=1), default=55_000, show_default=True,
+              help="Normal tracks (and x3 defect tracks).")
 @one_line_errors
 def bench(design_name: str, out: Path, tracks: int) -> None:
     """Print harness speed figures: build times, cocotb vs C++ harness, full test sets through RTL."""
@@ -693,6 +698,7 @@ def report(design_name: str, reference: Path | None, tracks: int | None, seed_se
     design, ref_dir, m = _measure(design_name, reference, tracks, seed_set, max_hours)
     out = out or Path("build") / "report" / design.name
     doc = _write_metrics(design, m, out / measure.METRICS_FILE)
+    click.echo(f"report: drawing the plots of {design.name} into {out / 'report.html'} (minutes for a JointVAE)")
     click.echo(f"wrote {model_report.write(design, m, doc, out, ref_dir)} and {out / measure.METRICS_FILE}")
 
 

@@ -290,8 +290,9 @@ def simulate(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, c
         results |= e.results
     results |= verdict.judge(results, len(g), results.get("cocotb_failures")).as_dict()
     first = first_failing_vector(results)
+    why = "; ".join(results.get("fail_reasons", [])[:2])
     log(f"sim: {'PASS' if results.get('passed') else 'FAIL'}"
-        + (f" ({'; '.join(results.get('fail_reasons', [])[:2])})" if not results.get("passed") else ""))
+        + (f" ({why if len(why) <= 160 else why[:157] + '...'}; the summary follows)" if why else ""))
     if first is not None and failure_waves and os.environ.get("PIXVAE_FAILURE_WAVES", "1") != "0":
         log(f"sim: drawing the waveform of the first failing vector, {first} (a traced build; "
             "--no-failure-waves skips it)")

@@ -183,3 +183,11 @@ def test_header_only_rtl_run_input_is_named_as_such(tmp_path: Path, monkeypatch:
     (tmp_path / "in.csv").write_text(",".join(vae.x_columns) + "\n")
     assert_refused(cli("rtl-run", "--inputs", tmp_path / "in.csv", "--out", tmp_path / "y.csv"),
                    "in.csv: a header and no rows")
+
+
+def test_golden_into_existing_vectors_is_refused_before_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pixvae import stages
+
+    monkeypatch.setattr(stages, "make_data", lambda *a, **k: pytest.fail("tracks generated before the check"))
+    committed = D.load("vae-low").vectors_dir
+    assert_refused(cli("golden", "--out", committed), str(committed), "exist already", "never overwritten")
