@@ -17,7 +17,7 @@ from hw import params
 from model.design import DEFAULT_DESIGN
 from pixvae import preflight
 from pixvae.paths import RunPaths
-from pixvae.preflight import dir_callback, file_callback
+from pixvae.preflight import OneLineGroup, dir_callback, file_callback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the logs
 
@@ -95,41 +95,6 @@ failure_waves_opt = click.option("--failure-waves/--no-failure-waves", default=T
 levels_opt = click.option("--adder-levels", type=click.IntRange(min=1), default=None,
                           help="Adder levels per pipeline stage (da4ml latency cutoff) [default: the design's "
                                "[rtl] adder_levels, chosen from closed timing by `pixvae timing`].")
-
-
-class UsageLine(click.ClickException):
-    """Click's own usage and parameter errors in the style of every other error: one line, exit 2."""
-
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
-
-
-class OneLineGroup(click.Group):
-    """A group whose (and whose subcommands') click errors print as `error: <one line>`, exit 2, instead of
-    click's "Usage: ... Error: ..." block, so that every refusal reads the same."""
-
-    @staticmethod
-    def _one_line(e: click.ClickException) -> UsageLine:
-        if isinstance(e, UsageLine) or type(e).__name__ == "NoArgsIsHelpError":  # bare `pixvae`: its help
-            return e
-        msg = " ".join(e.format_message().split())
-        ctx = getattr(e, "ctx", None)
-        return UsageLine(f"{msg} (see `{ctx.command_path} --help`)" if isinstance(e, click.UsageError) and ctx
-                         else msg)
-
-    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
-        try:
-            return super().make_context(*args, **kwargs)
-        except click.ClickException as e:
-            raise self._one_line(e) from e
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except click.ClickException as e:
-            raise self._one_line(e) from e
 
 
 @click.group(cls=OneLineGroup)

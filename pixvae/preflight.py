@@ -1,13 +1,14 @@
 """Checks a command makes before its work starts (issue 24): output paths it could not write, and
 measurement sizes whose time or memory this machine cannot give. A refusal is a click.BadParameter
-naming the option, which the CLI prints as one `error: ...` line with exit status 2."""
+naming the option, which the CLI's group (OneLineGroup, here too) prints as one `error: ...` line
+with exit status 2, as it prints click's own usage errors."""
 
 from __future__ import annotations
 
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +19,41 @@ PILOT_TRACKS = 1000  # tracks generated to time this machine before a large meas
 WARM_UP_TRACKS = 20  # generated first: the first call pays one-off costs (8 ms a track against 0.25)
 MAX_HOURS = 24.0  # the longest measurement `evaluate` / `report` start without --max-hours
 MEMORY_SHARE = 0.8  # of the memory available now that a measurement's arrays may take
+
+
+class UsageLine(click.ClickException):
+    """Click's own usage and parameter errors in the style of every other error: one line, exit 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class OneLineGroup(click.Group):
+    """A group whose (and whose subcommands') click errors print as `error: <one line>`, exit 2, instead of
+    click's "Usage: ... Error: ..." block, so that every refusal reads the same."""
+
+    @staticmethod
+    def _one_line(e: click.ClickException) -> click.ClickException:
+        if isinstance(e, UsageLine) or type(e).__name__ == "NoArgsIsHelpError":  # bare `pixvae`: its help
+            return e
+        msg = " ".join(e.format_message().split())
+        ctx = getattr(e, "ctx", None)
+        return UsageLine(f"{msg} (see `{ctx.command_path} --help`)" if isinstance(e, click.UsageError) and ctx
+                         else msg)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.ClickException as e:
+            raise self._one_line(e) from e
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as e:
+            raise self._one_line(e) from e
 
 
 def _first_existing(path: Path) -> Path:
