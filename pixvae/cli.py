@@ -560,7 +560,9 @@ def _measure(design_name: str, reference: Path | None, tracks: int | None, seed_
     committed = ref_dir / measure.METRICS_FILE
     if tracks:
         sizes = {k: tracks for k in measure.DEFAULT_SIZES}
-        click.echo(f"{design.name}: {preflight.check_measurement_size(design, sizes, max_hours)}")
+        est = preflight.check_measurement_size(design, sizes, max_hours)
+        if est:
+            click.echo(f"{design.name}: {est}")
     elif committed.is_file():
         from model import reference as refmod
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # the CLI imports this module for its callbacks: keep its sta
 
 PILOT_TRACKS = 1000  # tracks generated to time this machine before a large measurement (about 0.3 s)
 WARM_UP_TRACKS = 20  # generated first: the first call pays one-off costs (8 ms a track against 0.25)
+NO_PILOT_TRACKS = 300_000  # at most this many in all (the paper's 5 x 55,000 included) are not timed first
 MAX_HOURS = 24.0  # the longest measurement `evaluate` / `report` start without --max-hours
 MEMORY_SHARE = 0.8  # of the memory available now that a measurement's arrays may take
 
@@ -134,12 +135,16 @@ def check_measurement_size(design: Design, sizes: dict[str, int], max_hours: flo
     """Refuse (--tracks) a measurement whose generation alone would outlast max_hours or whose kept
     arrays alone would not fit in memory. Both leave out inference, the decoder and the plots, which
     come on top; the time is timed on PILOT_TRACKS (generated in chunks of model.evaluation.CHUNK,
-    a track costs a few percent less). Returns the estimate as a line."""
+    a track costs a few percent less). Returns the estimate as a line ("" for at most NO_PILOT_TRACKS
+    tracks, minutes and a few hundred MB on any machine this runs on: not worth timing)."""
     n = measurement_tracks(design, sizes)
+    if rate is None and n <= NO_PILOT_TRACKS:
+        return ""
     sec, nbytes = rate or pilot(design)
     hours, gib = n * sec / 3600, n * nbytes / 2**30
     avail = available_memory() * MEMORY_SHARE / 2**30
-    est = (f"{n:,} tracks: about {hours:,.1f} h of generation alone ({sec * 1e3:.2f} ms a track, measured on "
+    took = f"{hours:,.1f} h" if hours >= 1 else f"{hours * 60:.0f} min"
+    est = (f"{n:,} tracks: about {took} of generation alone ({sec * 1e3:.2f} ms a track, measured on "
            f"{PILOT_TRACKS} now) and {gib:,.1f} GiB of arrays ({nbytes:,.0f} bytes a track)")
     if gib > avail:
         raise click.BadParameter(f"{est}; this machine has {avail:,.1f} GiB to give ({MEMORY_SHARE:.0%} of the "

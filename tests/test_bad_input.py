@@ -152,6 +152,11 @@ def test_a_measurement_beyond_the_machine_is_refused_with_its_estimate(monkeypat
     with pytest.raises(click.BadParameter, match=r"about 1.4 h .* more than --max-hours 1;"):
         preflight.check_measurement_size(vae, sizes, 1.0, rate=(1e-3, 1.0))
     assert "about 1.4 h" in preflight.check_measurement_size(vae, sizes, 2.0, rate=(1e-3, 1.0))
+    # 5 x 10^6 tracks at 0.1 ms = 500 s.
+    assert "about 8 min of generation" in preflight.check_measurement_size(vae, sizes, 2.0, rate=(1e-4, 1.0))
+    # The paper's sizes (5 x 55,000) are not worth timing first.
+    monkeypatch.setattr(preflight, "pilot", lambda *a: pytest.fail("timed a small measurement"))
+    assert preflight.check_measurement_size(vae, {k: 55_000 for k in sizes}, 24.0) == ""
     # Memory alone: a classifier measures its test set only; 10^6 tracks of 10^6 bytes is 931 GiB.
     monkeypatch.setattr(preflight, "available_memory", lambda: 2**40)
     with pytest.raises(click.BadParameter, match=r"1,000,000 tracks: .* 931.3 GiB of arrays .* 819.2 GiB to give"):
