@@ -1,12 +1,14 @@
 """No command is silent for more than 10 s (issue 24): while a command runs, a watcher thread prints
-a line whenever nothing was written to stdout or stderr for EVERY_S seconds, naming how long the
-command has been at its last line (the phase it announced: a Verilator build, a measurement, a
-report's plots). Progress bars write as they move, so a moving bar keeps it quiet; a bar or a phase
-that stalls does not."""
+a line whenever nothing was written to stdout or stderr for EVERY_S seconds, saying how long it has
+been quiet and the phase it last announced (a Verilator build, a measurement, a report's plots).
+Progress bars write as they move, so a moving bar keeps it quiet; a bar or a phase that stalls
+does not. Output a subprocess writes straight to the terminal is not seen: a line may come while
+a simulator prints."""
 
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 import threading
 import time
@@ -14,13 +16,16 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 EVERY_S = 8.0  # under the 10 s the issue allows, with room for a loaded machine's scheduling
+# A line that announces a phase: "[pixvae] sim: Verilator build ...", "report: drawing ...",
+# "evaluate: dead_row"; not a library's warning or a progress bar.
+PHASE = re.compile(r"^(\[pixvae\] )?[a-z][\w-]*: \S")
 
 
 class _State:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.last_write = self.last_line_at = time.monotonic()
-        self.last_line = ""
+        self.phase = ""
 
     def saw(self, text: str, own: bool) -> None:
         with self.lock:
@@ -31,7 +36,10 @@ class _State:
             lines = [ln.rsplit("\r", 1)[-1].strip() for ln in text.splitlines()]
             lines = [ln for ln in lines if ln]
             if lines:
-                self.last_line, self.last_line_at = lines[-1], self.last_write
+                self.last_line_at = self.last_write
+            phases = [ln for ln in lines if PHASE.match(ln)]
+            if phases:
+                self.phase = phases[-1]
 
 
 class _Tap:
@@ -50,12 +58,11 @@ class _Tap:
         return getattr(self._stream, name)
 
 
-def _line(state: _State, started: float, now: float) -> str:
-    at = state.last_line.removeprefix("[pixvae] ")
+def _line(state: _State, now: float) -> str:
+    at = state.phase.removeprefix("[pixvae] ")
     if len(at) > 90:
         at = at[:87] + "..."
-    since = f"{now - state.last_line_at:.0f} s on: {at}" if at else f"{now - started:.0f} s since the start"
-    return f"[pixvae] still working, {since}"
+    return f"[pixvae] still working, {now - state.last_line_at:.0f} s without output" + (f"; in {at}" if at else "")
 
 
 @contextlib.contextmanager
@@ -67,7 +74,6 @@ def heartbeat(every: float = EVERY_S) -> Iterator[None]:
     state = _State()
     out, err = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _Tap(out, state), _Tap(err, state)  # type: ignore[assignment]
-    started = time.monotonic()
     stop = threading.Event()
 
     def watch() -> None:
@@ -76,7 +82,7 @@ def heartbeat(every: float = EVERY_S) -> Iterator[None]:
             with state.lock:
                 quiet = now - state.last_write >= every
             if quiet:
-                line = _line(state, started, now)
+                line = _line(state, now)
                 try:
                     out.write(line + "\n")
                     out.flush()
