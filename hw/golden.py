@@ -128,6 +128,19 @@ def _check_range(arr: np.ndarray, cols: list[str], fmts: list[FixedFormat], src:
         )
 
 
+def _refuse_truncated(vpath: Path, n_cols: int) -> None:
+    """write() ends every line with a newline: a file that does not was cut mid-line (a copy or a
+    download that stopped), which pandas would read as a short last row of empty values."""
+    with open(vpath, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, size - 65536))
+        tail = fh.read()
+    if tail and not tail.endswith(b"\n"):
+        cells = tail.rsplit(b"\n", 1)[-1].count(b",") + 1
+        raise GoldenError(f"{vpath}: truncated: it ends mid-line (the last line has {cells} of {n_cols} columns "
+                          "and no newline)")
+
+
 def load(path: Path, design: Design, expected_hash: str | None = None) -> Golden:
     """Read and validate golden vectors; with expected_hash, refuse vectors of another model."""
     path = Path(path)
@@ -156,6 +169,7 @@ def load(path: Path, design: Design, expected_hash: str | None = None) -> Golden
         extra = [c for c in header if c not in cols]
         what = f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}" if extra else "columns out of order"
         raise GoldenError(f"{vpath}: header has {len(header)} columns, expected {len(cols)} ({what})")
+    _refuse_truncated(vpath, len(cols))
     try:
         df = pd.read_csv(vpath, dtype={"set": str}, keep_default_na=False)
         if len(df) == 0:
@@ -167,7 +181,7 @@ def load(path: Path, design: Design, expected_hash: str | None = None) -> Golden
         col = next(c for c in ints.columns if not np.issubdtype(ints[c].dtype, np.integer) or ints[c].isna().any())
         raise GoldenError(f"{vpath}: column '{col}' has empty or non-integer values")
     if len(df) != manifest["n_vectors"]:
-        raise GoldenError(f"{vpath}: {len(df)} vectors, manifest says {manifest['n_vectors']}")
+        raise GoldenError(f"{vpath}: {len(df)} vectors, manifest says {manifest['n_vectors']} (truncated or edited)")
     ids = ints["id"].to_numpy()
     x = ints[design.x_columns].to_numpy(np.int64)
     y = ints[design.output_columns].to_numpy(np.int64)

@@ -130,7 +130,9 @@ def generate_cmd(
 @data.command("import")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--copy/--no-copy", default=True, show_default=True, help="Also re-write the release (as large).")
+@click.option("--copy/--no-copy", default=False, show_default=True,
+              help="Also re-write the release as parquet under OUT (as large as the release); by default only "
+              "the features stream into OUT/features.npz.")
 @layout_opt
 @click.option("--slices", type=SliceList(), default="0-7", show_default=True, help="Slices to cache y-profiles of.")
 @click.option("--readout/--raw", default=True, show_default=True, help="Cache profiles after noise and threshold.")
@@ -156,8 +158,8 @@ def import_cmd(
     """Stream a CSV or parquet release (any layout, a folder of them, or one file) into OUT/features.npz.
 
     Validates every file, drops rows with NaN charges or labels (one stderr line per file), caches
-    the y-profiles of the chosen slices and the labels, and (--copy) re-writes the release as
-    parquet, file by file in bounded memory.
+    the y-profiles of the chosen slices and the labels; only with --copy does it also re-write the
+    release as parquet (file by file in bounded memory).
     """
     summary = import_release(
         path,

@@ -69,6 +69,7 @@ README.md ("Designs"); an example:
 
 from __future__ import annotations
 
+import difflib
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -92,6 +93,34 @@ CHARGE_CODES = ("linear", "sqrt_log")
 DEFAULT_ADDER_LEVELS = 8
 BETA_ANNEAL = ("beta_min", "beta_max", "beta_period")  # [training] keys of a sinusoidal KL-weight anneal
 N_ROWS = 13  # y-profile rows per time slice (the sensor's 13 rows)
+
+# The keys each table may hold: a misspelled optional key would otherwise be ignored and its
+# default applied (`depth_slak = 0` changes the RTL), so any other key is refused. [paper] is
+# free-form: its figures are looked up by name by the reports (pixvae/measure.py, pixvae/*_report.py),
+# which add figures as they grow, and a figure there changes no model, RTL or vector.
+LAYER_KEYS = ("name", "units", "activation", "weight", "bias", "accum", "result")
+# Training settings, in [training] and in every [training.profiles.*] (a profile's override them);
+# read by model/vae.py, model/jointvae.py, model/classifier.py, model/check.py, pixvae/stages.py.
+# `reconstruction` and `optimizer` name the JointVAE's recipe for the reader (model/jointvae.py).
+TRAINING_KEYS = ("seed", "n_tracks", "eval_tracks", "epochs", "prune_epochs", "finetune_epochs", "check_epochs",
+                 "batch_size", "learning_rate", "beta", *BETA_ANNEAL, "kl_eps", "tau_start", "tau_min", "tau_rate",
+                 "discrete_capacity", "capacity_gamma", "capacity_epochs", "weight_decay", "lr_plateau_patience",
+                 "early_stopping_patience", "reconstruction", "optimizer")
+TABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "": ("name", "kind", "description", "input", "layers", "outputs", "check", "latent", "rtl", "decoder",
+         "threshold", "paper", "training"),
+    "[input]": ("format", "charge_code", "bin_e", "alpha", "slices", "y0"),
+    "[[layers]]": LAYER_KEYS,
+    "[outputs]": ("score", "score_format", "decision", "dip_shift", "exp_frac", "sum_frac"),
+    "[check]": ("window", "shift", "y0", "input_frac", "layers"),
+    "[[check.layers]]": LAYER_KEYS,
+    "[latent]": ("continuous", "categorical"),
+    "[rtl]": ("adder_levels", "depth_slack"),
+    "[decoder]": ("units", "slices", "y0", "weight", "bias", "result"),
+    "[threshold]": ("on", "quantile"),
+    "[training]": ("sparsity", "profiles", *TRAINING_KEYS),  # sparsity applies to every profile
+    "[training.profiles.*]": TRAINING_KEYS,
+}
 
 
 class DesignError(ValueError):
@@ -371,9 +400,41 @@ def _fmt(doc: dict[str, Any], key: str, where: str, src: Path) -> FixedFormat:
         raise DesignError(f"{src}: {where}'{key}': {e}") from None
 
 
+def _unknown_keys(doc: dict[str, Any], src: Path) -> None:
+    """Refuse a key no table of the format has, naming it, its table and the closest known key.
+    Tables of the wrong type are left to the checks of parse(), which name them."""
+
+    def check(table: Any, where: str, known: tuple[str, ...]) -> None:
+        if not isinstance(table, dict):
+            return
+        for key in table:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+                hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
+                raise DesignError(f"{src}: unknown key '{key}' in {where or 'the top level'}; {hint}")
+
+    check(doc, "", TABLE_KEYS[""])
+    for section in ("input", "outputs", "latent", "rtl", "decoder", "threshold", "check", "training"):
+        check(doc.get(section), f"[{section}]", TABLE_KEYS[f"[{section}]"])
+    chk = doc.get("check")
+    for name, layers in (("layers", doc.get("layers")), ("check.layers", chk.get("layers") if isinstance(chk, dict)
+                                                         else None)):
+        for k, ly in enumerate(layers if isinstance(layers, list) else []):
+            check(ly, f"[[{name}]] #{k + 1}", TABLE_KEYS[f"[[{name}]]"])
+    training = doc.get("training")
+    profiles = training.get("profiles", {}) if isinstance(training, dict) else {}
+    if not isinstance(profiles, dict):
+        raise DesignError(f"{src}: [training] 'profiles' must be tables [training.profiles.NAME]")
+    for pname, prof in profiles.items():
+        if not isinstance(prof, dict):
+            raise DesignError(f"{src}: [training.profiles.{pname}] must be a table")
+        check(prof, f"[training.profiles.{pname}]", TABLE_KEYS["[training.profiles.*]"])
+
+
 def parse(doc: dict[str, Any], folder: Path) -> Design:
     """Check a description completely; every problem is one line naming the file and the key."""
     src = folder / DESIGN_FILE
+    _unknown_keys(doc, src)
     name = _get(doc, "name", str, "", src)
     kind = _get(doc, "kind", str, "", src)
     if kind not in KINDS:

@@ -122,7 +122,7 @@ def run(
         release = generate_release(work / f"release_{n}", n, tracks_per_file, seed, workers, copy, progress)
         imported = work / f"import_{n}"
         try:
-            seconds, peak, _ = measure_import(release, imported, [] if copy else ["--no-copy"])
+            seconds, peak, _ = measure_import(release, imported, ["--copy"] if copy else [])
             features = (imported / FEATURES_FILE).stat().st_size
         finally:
             if not keep:

@@ -189,13 +189,14 @@ def import_release(
     *,
     slices: Sequence[int] = DEFAULT_SLICES,
     readout: Readout | None = Readout(),  # noqa: B008 - frozen
-    copy: bool = True,
+    copy: bool = False,
     layout: Layout = "subfolders",
     batch_rows: int = BATCH_ROWS,
     progress: bool = False,
     note: Callable[[str], None] | None = None,
 ) -> ImportSummary:
-    """Stream a release (folder in any layout, or one file) into a copy under `out` and `out`/features.npz.
+    """Stream a release (folder in any layout, or one file) into `out`/features.npz, and with `copy` into a
+    parquet copy under `out` as well (as large as the release).
 
     `note` receives one line per file that lost rows (default: logged as warnings).
     """

@@ -15,7 +15,9 @@ import click
 
 from hw import params
 from model.design import DEFAULT_DESIGN
+from pixvae import preflight
 from pixvae.paths import RunPaths
+from pixvae.preflight import OneLineGroup, dir_callback, file_callback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the logs
 
@@ -49,14 +51,17 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 
 
 def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Known problems end with `error: <one line>` on stderr and exit status 2, not a traceback."""
+    """Known problems end with `error: <one line>` on stderr and exit status 2, not a traceback; no
+    command is silent for more than 10 s (pixvae.heartbeat)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from pixvae.heartbeat import heartbeat
         from tb.runner import RegressionFailed
 
         try:
-            return fn(*args, **kwargs)
+            with heartbeat():  # a line after every 8 s of silence, naming the phase it is in
+                return fn(*args, **kwargs)
         except RegressionFailed as e:  # a check that ran and failed: exit 1, as a failed regression
             click.echo(f"error: {str(e).splitlines()[0]}", err=True)
             sys.exit(1)
@@ -67,7 +72,7 @@ def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-run_dir_opt = click.option("--run-dir", type=click.Path(path_type=Path), default=None,
+run_dir_opt = click.option("--run-dir", type=click.Path(path_type=Path), default=None, callback=dir_callback,
                            help="Where every stage writes [default: runs/DESIGN].")
 reference_opt = click.option("--reference", type=click.Path(path_type=Path), default=None,
                              help="Reference model directory [default: RUN_DIR/reference].")
@@ -84,12 +89,15 @@ budget_opt = click.option("--budget-ns", type=POSITIVE, default=params.LATENCY_B
 profile_opt = click.option("--profile", default="short", show_default=True,
                            help="Training profile, one of the design's [training.profiles] (tiny: a smoke test of "
                                 "the flow, not a model; short; paper, or thesis for the JointVAE).")
+failure_waves_opt = click.option("--failure-waves/--no-failure-waves", default=True, show_default=True,
+                                 help="On a failure, draw the first failing vector's waveform (a traced Verilator "
+                                      "build, minutes when not cached) after printing the verdict.")
 levels_opt = click.option("--adder-levels", type=click.IntRange(min=1), default=None,
                           help="Adder levels per pipeline stage (da4ml latency cutoff) [default: the design's "
                                "[rtl] adder_levels, chosen from closed timing by `pixvae timing`].")
 
 
-@click.group()
+@click.group(cls=OneLineGroup)
 def main() -> None:
     """Co-simulation harness for on-chip pixel-detector networks: QKeras -> hls4ml -> Verilog -> cocotb."""
 
@@ -206,21 +214,26 @@ def export(design_name: str, run_dir: Path | None, reference: Path | None, adder
 @design_opt
 @run_dir_opt
 @reference_opt
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="[default: RUN_DIR/golden]")
+@click.option("--out", type=click.Path(path_type=Path), default=None, callback=dir_callback,
+              help="[default: RUN_DIR/golden]")
 @one_line_errors
 def golden(design_name: str, run_dir: Path | None, reference: Path | None, out: Path | None) -> None:
     """Write golden vectors (never overwrites an existing directory)."""
+    from hw import golden as G
     from pixvae import stages
 
     design = _design(design_name)
     run = _run(run_dir, design)
+    out = out or run.golden
+    if (out / G.VECTORS_FILE).exists() or (out / G.MANIFEST_FILE).exists():  # refused by G.write too, after the work
+        raise G.GoldenError(f"{out}: golden vectors exist already; they are never overwritten (use a new directory)")
     ref = _ref(design, reference, run)
     stages.make_data(run.test_data, stages.TEST_TRACKS, stages.TEST_SEED)
-    stages.make_golden(ref, run.test_data, out or run.golden, stages.convert(ref, run.hls))
+    stages.make_golden(ref, run.test_data, out, stages.convert(ref, run.hls))
 
 
 def _sim(design, run: RunPaths, ref_dir: Path, golden_dir: Path, clock_ns: float | None,
-         adder_levels: int | None, budget_ns: float) -> dict[str, Any]:
+         adder_levels: int | None, budget_ns: float, failure_waves: bool = True) -> dict[str, Any]:
     from hw.golden import load as load_golden
     from hw.toolchain import setup_verilator_env
     from pixvae import stages
@@ -229,7 +242,7 @@ def _sim(design, run: RunPaths, ref_dir: Path, golden_dir: Path, clock_ns: float
     ref = _ref(design, ref_dir, run)
     load_golden(golden_dir, design, expected_hash=ref.model_hash)  # stale or corrupt golden: stop before building
     stages.export(ref, run.hls, run.rtl, adder_levels)
-    return stages.simulate(design, run.rtl, golden_dir, run.sim, clock_ns, budget_ns)
+    return stages.simulate(design, run.rtl, golden_dir, run.sim, clock_ns, budget_ns, failure_waves)
 
 
 def _finish(results: dict[str, Any], run: RunPaths) -> None:
@@ -256,39 +269,45 @@ def _finish(results: dict[str, Any], run: RunPaths) -> None:
 @clock_opt
 @budget_opt
 @levels_opt
+@failure_waves_opt
 @one_line_errors
 def sim(design_name: str, run_dir: Path | None, reference: Path | None, golden_dir: Path | None,
         clock_ns: float | None,
-        budget_ns: float, adder_levels: int | None) -> None:
+        budget_ns: float, adder_levels: int | None, failure_waves: bool) -> None:
     """Build the RTL under Verilator and run the cocotb regression on golden vectors."""
     design = _design(design_name)
     run = _run(run_dir, design)
     _finish(_sim(design, run, reference or run.reference, golden_dir or run.golden, clock_ns, adder_levels,
-                 budget_ns), run)
+                 budget_ns, failure_waves), run)
 
 
 @main.command()
 @design_opt
-@click.option("--run-dir", type=click.Path(path_type=Path), default=None, help="[default: build/regress/DESIGN]")
+@click.option("--run-dir", type=click.Path(path_type=Path), default=None, callback=dir_callback,
+              help="[default: build/regress/DESIGN]")
 @clock_opt
 @budget_opt
 @levels_opt
+@failure_waves_opt
 @one_line_errors
 def regress(design_name: str, run_dir: Path | None, clock_ns: float | None, budget_ns: float,
-            adder_levels: int | None) -> None:
+            adder_levels: int | None, failure_waves: bool) -> None:
     """RTL regression of a design's committed reference model on its committed golden vectors."""
     design = _design(design_name)
     run = _run(run_dir, design, "build/regress")
-    _finish(_sim(design, run, design.reference_dir, design.vectors_dir, clock_ns, adder_levels, budget_ns), run)
+    _finish(_sim(design, run, design.reference_dir, design.vectors_dir, clock_ns, adder_levels, budget_ns,
+                 failure_waves), run)
 
 
 @main.command("rtl-run")
 @design_opt
 @click.option("--inputs", "inputs", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
               help="CSV with columns x00..x{n-1} of raw input codes (other columns are ignored).")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="CSV of the design's output columns.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, callback=file_callback,
+              help="CSV of the design's output columns.")
 @click.option("--threshold", type=int, default=None, help="Score threshold, raw [default: the committed one].")
-@click.option("--run-dir", type=click.Path(path_type=Path), default=None, help="[default: build/regress/DESIGN]")
+@click.option("--run-dir", type=click.Path(path_type=Path), default=None, callback=dir_callback,
+              help="[default: build/regress/DESIGN]")
 @one_line_errors
 def rtl_run(design_name: str, inputs: Path, out: Path, threshold: int | None, run_dir: Path | None) -> None:
     """Run any inputs through a design's RTL (the C++ bulk harness, not Python) and write its outputs."""
@@ -312,6 +331,8 @@ def rtl_run(design_name: str, inputs: Path, out: Path, threshold: int | None, ru
         df = pd.read_csv(inputs)
     except (ValueError, pd.errors.ParserError) as e:
         raise bulk.BulkError(f"{inputs}: not a CSV table ({str(e).splitlines()[0]})") from None
+    if df.empty:
+        raise bulk.BulkError(f"{inputs}: a header and no rows: no inputs to run")
     missing = [c for c in design.x_columns if c not in df.columns]
     extra = [c for c in df.columns if c.startswith("x") and c[1:].isdigit() and c not in design.x_columns]
     if missing or extra:
@@ -332,7 +353,8 @@ def rtl_run(design_name: str, inputs: Path, out: Path, threshold: int | None, ru
 
 @main.command("waves")
 @design_opt
-@click.option("--run-dir", type=click.Path(path_type=Path), default=None, help="[default: build/regress/DESIGN]")
+@click.option("--run-dir", type=click.Path(path_type=Path), default=None, callback=dir_callback,
+              help="[default: build/regress/DESIGN]")
 @click.option("--track", type=int, default=None,
               help="Golden vector id to record alone and draw as a PNG [default: the whole regression, VCD only].")
 @clock_opt
@@ -384,7 +406,8 @@ def candidate(design_name: str, profile: str, version: str | None, out: Path | N
 
 @main.command()
 @design_opt
-@click.option("--run-dir", type=click.Path(path_type=Path), default=None, help="[default: build/regress/DESIGN]")
+@click.option("--run-dir", type=click.Path(path_type=Path), default=None, callback=dir_callback,
+              help="[default: build/regress/DESIGN]")
 @click.option("--family", default="xcup", show_default=True, help="yosys synth_xilinx family.")
 @levels_opt
 @one_line_errors
@@ -434,7 +457,8 @@ def _liberties(values: tuple[str, ...]) -> dict[str, Path]:
 @click.option("--ecp5-levels", default=None,
               help="Depths to place and route on ECP5 (minutes each) [default: the depth the other targets chose].")
 @budget_opt
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="[default: build/timing/DESIGN]")
+@click.option("--out", type=click.Path(path_type=Path), default=None, callback=dir_callback,
+              help="[default: build/timing/DESIGN]")
 @one_line_errors
 def timing(design_name: str, levels: str | None, targets: str, liberty: tuple[str, ...], library: str | None,
            route_minutes: float, ecp5_levels: str | None, budget_ns: float, out: Path | None) -> None:
@@ -470,8 +494,10 @@ def timing(design_name: str, levels: str | None, targets: str, liberty: tuple[st
 
 @main.command()
 @design_opt
-@click.option("--out", type=click.Path(path_type=Path), default=Path("build/bench"), show_default=True)
-@click.option("--tracks", type=int, default=55_000, show_default=True, help="Normal tracks (and x3 defect tracks).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("build/bench"), show_default=True,
+              callback=dir_callback)
+@click.option("--tracks", type=click.IntRange(min=1), default=55_000, show_default=True,
+              help="Normal tracks (and x3 defect tracks).")
 @one_line_errors
 def bench(design_name: str, out: Path, tracks: int) -> None:
     """Print harness speed figures: build times, cocotb vs C++ harness, full test sets through RTL."""
@@ -495,9 +521,10 @@ def bench(design_name: str, out: Path, tracks: int) -> None:
 @clock_opt
 @budget_opt
 @levels_opt
+@failure_waves_opt
 @one_line_errors
 def flow(design_name: str, run_dir: Path | None, profile: str, clock_ns: float | None, budget_ns: float,
-         adder_levels: int | None) -> None:
+         adder_levels: int | None, failure_waves: bool) -> None:
     """Every stage on the bundled default data: data, train, hls4ml, Verilog, golden, Verilator+cocotb."""
     import shutil
 
@@ -506,7 +533,8 @@ def flow(design_name: str, run_dir: Path | None, profile: str, clock_ns: float |
     design = _design(design_name)
     run = _run(run_dir, design)
     shutil.rmtree(run.golden, ignore_errors=True)  # this run's own vectors, regenerated with its model
-    _, _, results = stages.full_run(design, run, profile, run.golden, adder_levels, clock_ns, budget_ns)
+    _, _, results = stages.full_run(design, run, profile, run.golden, adder_levels, clock_ns, budget_ns,
+                                    failure_waves)
     results["report"] = str(report.write(design, run, results))
     _finish(results, run)
 
@@ -517,10 +545,14 @@ seed_set_opt = click.option("--seed-set", type=click.IntRange(min=0), default=1,
                             help="Which independent seeded sets to generate (the training run measured set 0).")
 tracks_opt = click.option("--tracks", type=click.IntRange(min=100), default=None,
                           help="Tracks per set (normal test, each defect, normal reference) [default: the sizes in "
-                               "the reference's metrics.json, else 55,000 as the paper].")
+                               "the reference's metrics.json, else 55,000 as the paper]; refused when this machine's "
+                               "memory cannot hold them or generating them alone would outlast --max-hours.")
+max_hours_opt = click.option("--max-hours", type=POSITIVE, default=preflight.MAX_HOURS, show_default=True,
+                             help="Refuse --tracks whose generation alone is estimated (timed on a few tracks "
+                                  "first) to take longer.")
 
 
-def _measure(design_name: str, reference: Path | None, tracks: int | None, seed_set: int):
+def _measure(design_name: str, reference: Path | None, tracks: int | None, seed_set: int, max_hours: float):
     from pixvae import measure
 
     design = _design(design_name)
@@ -528,6 +560,9 @@ def _measure(design_name: str, reference: Path | None, tracks: int | None, seed_
     committed = ref_dir / measure.METRICS_FILE
     if tracks:
         sizes = {k: tracks for k in measure.DEFAULT_SIZES}
+        est = preflight.check_measurement_size(design, sizes, max_hours)
+        if est:
+            click.echo(f"{design.name}: {est}")
     elif committed.is_file():
         from model import reference as refmod
 
@@ -540,7 +575,7 @@ def _measure(design_name: str, reference: Path | None, tracks: int | None, seed_
 
 def measure_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The options `evaluate` and `report` share: which model, how many tracks, which seeds."""
-    for opt in (seed_set_opt, tracks_opt, committed_ref_opt, design_opt):
+    for opt in (max_hours_opt, seed_set_opt, tracks_opt, committed_ref_opt, design_opt):
         fn = opt(fn)
     return fn
 
@@ -555,16 +590,17 @@ def _write_metrics(design, m, path: Path) -> dict[str, Any]:
 
 @main.command()
 @measure_options
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=click.Path(path_type=Path), default=None, callback=file_callback,
               help="metrics.json to write [default: build/evaluate/DESIGN/metrics.json].")
 @one_line_errors
-def evaluate(design_name: str, reference: Path | None, tracks: int | None, seed_set: int, out: Path | None) -> None:
+def evaluate(design_name: str, reference: Path | None, tracks: int | None, seed_set: int, max_hours: float,
+             out: Path | None) -> None:
     """The paper's measurements of a reference model on fresh seeded tracks, checked against the
     metrics.json of its training run (exit 1 when a figure differs by more than measure.agree_sigma
     combined standard errors: 5% false alarms over all the figures compared)."""
     from pixvae import measure
 
-    design, ref_dir, m = _measure(design_name, reference, tracks, seed_set)
+    design, ref_dir, m = _measure(design_name, reference, tracks, seed_set, max_hours)
     out = out or Path("build") / "evaluate" / design.name / measure.METRICS_FILE
     doc = _write_metrics(design, m, out)
     click.echo(f"wrote {out}")
@@ -618,16 +654,18 @@ def ceiling(design_name: str, tracks: int) -> None:
 
 @main.command()
 @measure_options
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=click.Path(path_type=Path), default=None, callback=dir_callback,
               help="Folder for report.html and metrics.json [default: build/report/DESIGN].")
 @one_line_errors
-def report(design_name: str, reference: Path | None, tracks: int | None, seed_set: int, out: Path | None) -> None:
+def report(design_name: str, reference: Path | None, tracks: int | None, seed_set: int, max_hours: float,
+           out: Path | None) -> None:
     """A self-contained HTML report of the paper's measurements (plots embedded), metrics.json beside it."""
     from pixvae import measure, model_report
 
-    design, ref_dir, m = _measure(design_name, reference, tracks, seed_set)
+    design, ref_dir, m = _measure(design_name, reference, tracks, seed_set, max_hours)
     out = out or Path("build") / "report" / design.name
     doc = _write_metrics(design, m, out / measure.METRICS_FILE)
+    click.echo(f"report: drawing the plots of {design.name} into {out / 'report.html'} (minutes for a JointVAE)")
     click.echo(f"wrote {model_report.write(design, m, doc, out, ref_dir)} and {out / measure.METRICS_FILE}")
 
 

@@ -265,8 +265,10 @@ def make_golden(ref: reference.Reference, test_dir: Path, out: Path, hm) -> dict
 
 
 def simulate(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, clock_ns: float | None = None,
-             budget_ns: float = params.LATENCY_BUDGET_NS) -> dict[str, Any]:
-    """Build and run the cocotb regression; `passed` and `fail_reasons` come from tb.verdict."""
+             budget_ns: float = params.LATENCY_BUDGET_NS, failure_waves: bool = True) -> dict[str, Any]:
+    """Build and run the cocotb regression; `passed` and `fail_reasons` come from tb.verdict. A failing
+    one also gets the waveform of its first failing vector (a traced build: minutes when cold) unless
+    `failure_waves` is False or PIXVAE_FAILURE_WAVES=0; the verdict is printed before it is built."""
     from tb import runner, verdict
 
     meta = R.load_meta(rtl_dir)
@@ -288,7 +290,12 @@ def simulate(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, c
         results |= e.results
     results |= verdict.judge(results, len(g), results.get("cocotb_failures")).as_dict()
     first = first_failing_vector(results)
-    if first is not None and os.environ.get("PIXVAE_FAILURE_WAVES", "1") != "0":
+    why = "; ".join(results.get("fail_reasons", [])[:2])
+    log(f"sim: {'PASS' if results.get('passed') else 'FAIL'}"
+        + (f" ({why if len(why) <= 160 else why[:157] + '...'}; the summary follows)" if why else ""))
+    if first is not None and failure_waves and os.environ.get("PIXVAE_FAILURE_WAVES", "1") != "0":
+        log(f"sim: drawing the waveform of the first failing vector, {first} (a traced build; "
+            "--no-failure-waves skips it)")
         try:  # the waveform of the first failing vector, so an engineer can open it at once
             results["failure_waves"] = waves(design, rtl_dir, golden_dir, build_dir.parent / "sim_build_waves",
                                              build_dir.parent / "failure_waves" / f"track_{first}", first,
@@ -320,9 +327,11 @@ def waves(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, out_
         log(f"waves: the traced run failed too ({str(e).splitlines()[0]})")
     vcd = out_dir / "dump.vcd"
     got: dict[str, Any] = {"vcd": str(vcd)}
-    if track is not None:
+    if track is not None:  # the golden vector's outputs beside the RTL's, a differing field in red
+        g = G.load(golden_dir, design)
+        expected = dict(zip(design.output_columns, g.y[list(g.ids).index(track)].tolist(), strict=True))
         png = wave_png.render(vcd, out_dir / f"track_{track}.png", meta, period_ns,
-                              f"{design.name}: golden vector {track} through {meta.top}")
+                              f"{design.name}: golden vector {track} through {meta.top}", expected)
         got["png"] = str(png)
     log(f"waves: {vcd} (open with `gtkwave {vcd}` or `surfer {vcd}`)")
     if "png" in got:
@@ -332,24 +341,25 @@ def waves(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, out_
 
 def full_run(design: Design, run: RunPaths, profile: str, golden_out: Path,
              adder_levels: int | None = None, clock_ns: float | None = None,
-             budget_ns: float = params.LATENCY_BUDGET_NS) -> tuple[reference.Reference, R.RtlMeta, dict[str, Any]]:
+             budget_ns: float = params.LATENCY_BUDGET_NS,
+             failure_waves: bool = True) -> tuple[reference.Reference, R.RtlMeta, dict[str, Any]]:
     """Every stage in order: data, train, hls4ml + C-sim, Verilog, golden vectors, RTL regression."""
     params.check(clock_ns=clock_ns, budget_ns=budget_ns, adder_levels=adder_levels)
     make_data(run.train_data, int(design.profile(profile)["n_tracks"]), TRAIN_SEED)
     make_data(run.test_data, TEST_TRACKS, TEST_SEED)
     train(design, run.train_data, run.reference, profile)
     ref = reference.load(run.reference, design)
-    return ref, *verify(ref, run, golden_out, adder_levels, clock_ns, budget_ns)
+    return ref, *verify(ref, run, golden_out, adder_levels, clock_ns, budget_ns, failure_waves)
 
 
 def verify(ref: reference.Reference, run: RunPaths, golden_out: Path,
            adder_levels: int | None = None, clock_ns: float | None = None,
-           budget_ns: float = params.LATENCY_BUDGET_NS) -> tuple[R.RtlMeta, dict[str, Any]]:
+           budget_ns: float = params.LATENCY_BUDGET_NS, failure_waves: bool = True) -> tuple[R.RtlMeta, dict[str, Any]]:
     """A trained model to its regression verdict: hls4ml + C-sim, Verilog, golden vectors, RTL regression."""
     hm = convert(ref, run.hls)
     meta = export(ref, run.hls, run.rtl, adder_levels, hm=hm)
     make_golden(ref, run.test_data, golden_out, hm)
-    return meta, simulate(ref.design, run.rtl, golden_out, run.sim, clock_ns, budget_ns)
+    return meta, simulate(ref.design, run.rtl, golden_out, run.sim, clock_ns, budget_ns, failure_waves)
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:

@@ -1,5 +1,7 @@
 """Render the first cycles of one track from a VCD as a PNG: clock, reset, valids, input and
-output values in hex, with the acceptance edge, the output edge and the latency marked."""
+output values in hex, with the acceptance edge, the output edge and the latency marked. Given the
+golden vector's outputs, every output field shows the expected value beside the RTL's, a field
+that differs is highlighted in red, and the title says PASS or FAIL (also in the PNG's metadata)."""
 
 from __future__ import annotations
 
@@ -87,12 +89,41 @@ def _rows(meta: RtlMeta) -> list[tuple[str, str, int, int, bool, int]]:
     return rows
 
 
+def _columns(meta: RtlMeta) -> list[str | None]:
+    """The golden column of each row of _rows (None for the rows that are not data outputs)."""
+    cols: list[str | None] = [None] * 6
+    for f in meta.fields:
+        cols += [f.name] if f.count == 1 else [f"{f.name}{j}" for j in range(f.count)]
+    return cols
+
+
+def _decode(raw: int | None, lo: int, width: int, signed: bool) -> int | None:
+    if raw is None:
+        return None
+    v = (raw >> lo) & ((1 << width) - 1)
+    return v - (1 << width) if signed and v >> (width - 1) else v
+
+
+def compare(meta: RtlMeta, series: dict[str, list], unit: float, t_out: float,
+            expected: dict[str, int]) -> list[tuple[int, str, int | None, int, bool]]:
+    """(row, golden column, RTL raw value at t_out in ns, expected raw value, differs) per output field."""
+    out = []
+    for row, ((_l, sig, lo, width, signed, _f), col) in enumerate(zip(_rows(meta), _columns(meta), strict=True)):
+        if col is None or col not in expected:
+            continue
+        got = _decode(value_at(series[sig], t_out / unit), lo, width, signed)
+        out.append((row, col, got, int(expected[col]), got != int(expected[col])))
+    return out
+
+
 def _frac(meta: RtlMeta, name: str) -> int:
     f = next(f for f in meta.fields if f.name == name)
     return F.parse(f.format).frac
 
 
-def render(vcd: Path, out: Path, meta: RtlMeta, clock_ns: float, title: str) -> Path:
+def render(vcd: Path, out: Path, meta: RtlMeta, clock_ns: float, title: str,
+           expected: dict[str, int] | None = None) -> Path:
+    """The picture; `expected`: the golden vector's raw output per column (mu0.., score, flag)."""
     rows = _rows(meta)
     signals = tuple(dict.fromkeys(r[1] for r in rows))
     series, unit = read_vcd(vcd, meta.top, signals)
@@ -121,9 +152,7 @@ def render(vcd: Path, out: Path, meta: RtlMeta, clock_ns: float, title: str) -> 
             elif sig == "in_data":
                 text = f"{va:0{(width + 3) // 4}x}"
             else:
-                v = (va >> lo) & ((1 << width) - 1)
-                v = v - (1 << width) if signed and v >> (width - 1) else v
-                text = f"{v * 2.0 ** -frac:g}"
+                text = f"{_decode(va, lo, width, signed) * 2.0 ** -frac:g}"
             room = int((tb - ta) / clock_ns * 16)  # characters that fit in the box
             if room >= 2:
                 text = text if len(text) <= room else text[: room - 1] + "…"
@@ -136,11 +165,29 @@ def render(vcd: Path, out: Path, meta: RtlMeta, clock_ns: float, title: str) -> 
                 arrowprops={"arrowstyle": "<->", "color": "tab:green"})
     ax.text((accept + out_edge) / 2, n - 0.1, f"latency {latency} cycles = {latency * clock_ns:g} ns",
             ha="center", color="tab:green", fontsize=9)
-    ax.set(xlim=(t0, t1), ylim=(-0.3, n + 0.4), xlabel="time (ns)", title=title)
+    desc = ""
+    if expected is not None:  # the golden values beside the RTL's, one cycle into the output
+        checks = compare(meta, series, unit, out_edge + 0.5 * clock_ns, expected)
+        bad = [c for c in checks if c[4]]
+        side = ax.get_yaxis_transform()  # x in axes fractions, y in data
+        ax.text(1.01, n + 0.05, "golden (expected)", transform=side, fontsize=8, fontweight="bold")
+        for row, _col, got, want, differs in checks:
+            y, scale = n - 1 - row, 2.0 ** -rows[row][5]
+            text = f"{want * scale:g}" + (f"  != RTL {'X' if got is None else f'{got * scale:g}'}" if differs else "")
+            if differs:
+                ax.axhspan(y - 0.15, y + 0.75, color="red", alpha=0.15, lw=0)
+            ax.text(1.01, y + 0.3, text, transform=side, va="center", fontsize=8, family="monospace",
+                    color="red" if differs else "black", fontweight="bold" if differs else "normal")
+        verdict = (f"FAIL: {len(bad)} of {len(checks)} output fields differ from golden" if bad
+                   else f"PASS: all {len(checks)} output fields equal golden")
+        title = f"{verdict}\n{title}"
+        desc = "; ".join(f"{col}: RTL {got} != golden {want} (raw)" for _r, col, got, want, _d in bad)
+    ax.set(xlim=(t0, t1), ylim=(-0.3, n + 0.4), xlabel="time (ns)")
+    ax.set_title(title, color="red" if desc else "black", fontweight="bold" if desc else "normal")
     ax.set_yticks([n - 1 - r + 0.3 for r in range(n)], [r[0] for r in rows], fontsize=8, family="monospace")
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
     fig.tight_layout()
-    fig.savefig(out, dpi=120)
+    fig.savefig(out, dpi=120, bbox_inches="tight", metadata={"Title": title, "Description": desc})
     plt.close(fig)
     return out

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from hw import golden as G
 from hw import params
@@ -135,6 +136,10 @@ def test_pixvae_sim_fails_on_a_flipped_golden_bit(vae_low_build, tmp_path: Path)
     png = vcd.with_name("track_7.png")
     assert vcd.is_file() and png.is_file(), proc.stdout[-3000:]
     assert str(vcd) in proc.stderr and str(png) in proc.stderr
+    # The verdict comes before the traced build; the picture names the differing field.
+    assert proc.stdout.index("[pixvae] sim: FAIL") < proc.stdout.index("waves: Verilator build with tracing")
+    meta = Image.open(png).text
+    assert meta["Title"].startswith("FAIL: 1 of ") and meta["Description"].startswith("score: RTL "), meta
 
 
 def test_pixvae_sim_fails_when_the_testbench_raises(vae_low_build, tmp_path: Path) -> None:
@@ -149,9 +154,11 @@ def test_pixvae_regress_fails_on_a_corrupted_committed_vector(vae_low_build, tmp
     A wrong RTL goes through the candidate below, which ends in the same simulate-and-judge step."""
     folder = shutil.copytree(DESIGN.path, tmp_path / "vae-low", ignore=shutil.ignore_patterns("vectors"))
     flipped_golden(DESIGN, folder / COMMITTED_GOLDEN.name, 7)
-    proc = pixvae("regress", "--design", str(folder), "--run-dir", str(tmp_path / "run"))
+    proc = pixvae("regress", "--design", str(folder), "--run-dir", str(tmp_path / "run"), "--no-failure-waves",
+                  waves=True)  # the option, not PIXVAE_FAILURE_WAVES, skips the waveform
     assert_fails(proc, "golden_bit")
     assert '"passed": false' in (tmp_path / "run" / "summary.json").read_text()
+    assert not (tmp_path / "run" / "failure_waves").exists() and "sim_build_waves" not in proc.stdout
 
 
 # A candidate ends in the same simulate-and-judge step as `pixvae sim`; here a wrong RTL shows that

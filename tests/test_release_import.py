@@ -73,7 +73,7 @@ def test_profile_stream_repeats_features_readout() -> None:
 
 def test_copy_is_the_release_as_pandas_wrote_it(tmp_path: Path, release: tuple[Path, TrackSet]) -> None:
     folder, kept = release
-    summary = import_release(folder, tmp_path / "flat", layout="flat", progress=False)
+    summary = import_release(folder, tmp_path / "flat", layout="flat", progress=False, copy=True)
     _same(kept, df.read_dataset(tmp_path / "flat"))
     assert len(summary.written) == 6 and (tmp_path / "flat" / "recon3D_d17302.parquet").is_file()
     source = pd.read_parquet(folder / "recon3D_d17301.parquet").dropna()
@@ -91,7 +91,7 @@ def test_clean_release_files_are_copied_byte_for_byte(tmp_path: Path) -> None:
     ts = make_tracks(6, slices=8)
     pandas_release(tmp_path / "rel", ts, 3, np.arange(6) != 4)
     pandas_release(tmp_path / "rel", ts, 4, np.arange(6) != 2)  # gaps: the index is stored as a column
-    summary = import_release(tmp_path / "rel", tmp_path / "out", layout="flat")
+    summary = import_release(tmp_path / "rel", tmp_path / "out", layout="flat", copy=True)
     assert len(summary.written) == 6
     for n in (3, 4):
         name = f"recon3D_d{n}.parquet"
@@ -106,7 +106,7 @@ def test_csv_release_split_by_sign_imports_into_parts(tmp_path: Path) -> None:
     neg.labels.drop(columns=["y-midplane", "x-midplane"]).to_csv(
         tmp_path / "csv" / "unflipped-negative" / "labels_d16501.csv", index=False
     )
-    summary = import_release(tmp_path / "csv", tmp_path / "out")
+    summary = import_release(tmp_path / "csv", tmp_path / "out", copy=True)
     assert (tmp_path / "out" / "unflipped-positive" / "recon3D" / "recon3D_d16501.parquet").is_file()
     assert "2 parts: unflipped-negative, unflipped-positive" in summary.lines()[0]
     assert "labels without optional columns y-midplane, x-midplane: 1 files" in "\n".join(summary.lines())
@@ -146,7 +146,7 @@ def test_cli_import_reports_drops_and_fails_in_one_line_keeping_old_files(
     )
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     for args, message in (
-        (["--out", folder / "copy"], "is inside the release"),
+        (["--out", folder / "copy", "--copy"], "is inside the release"),
         (["--out", tmp_path / "x", "--slices", "0-8"], "recon3D_d17301.parquet: has 8 slices; the features ask"),
     ):
         bad = _cli("import", folder, *args, "--no-progress")
@@ -161,7 +161,7 @@ def test_interrupted_import_leaves_old_files_intact(
 ) -> None:
     folder, _ = release
     out = tmp_path / "out"
-    import_release(folder, out, layout="flat")
+    import_release(folder, out, layout="flat", copy=True)
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     calls = []
     real = ProfileStream.__call__
@@ -174,7 +174,7 @@ def test_interrupted_import_leaves_old_files_intact(
 
     monkeypatch.setattr(ProfileStream, "__call__", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        import_release(folder, out, layout="flat", readout=Readout(seed=3), batch_rows=4)
+        import_release(folder, out, layout="flat", readout=Readout(seed=3), batch_rows=4, copy=True)
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
@@ -209,3 +209,15 @@ def test_bench_import_reports_time_memory_and_rate(tmp_path: Path) -> None:
     assert growth.startswith("x1.8 tracks: import time x")
     assert not list(tmp_path.iterdir())  # generated releases are removed unless --keep
     assert _cli("bench-import", "--sizes", "0").exit_code == 2
+
+
+def test_cli_import_streams_by_default_and_copies_on_request(tmp_path: Path, release: tuple[Path, TrackSet]) -> None:
+    """`data import` streams into features.npz (as the README says); the parquet copy only with --copy."""
+    folder, kept = release
+    done = _cli("import", folder, "--out", tmp_path / "streamed", "--no-progress")
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in (tmp_path / "streamed").rglob("*") if p.is_file()) == [FEATURES_FILE]
+    assert len(load_features(tmp_path / "streamed").row) == len(kept.labels)
+    done = _cli("import", folder, "--out", tmp_path / "copied", "--no-progress", "--copy")
+    assert done.exit_code == 0, done.output
+    _same(kept, df.read_dataset(tmp_path / "copied"))

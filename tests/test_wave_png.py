@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PIL import Image
+
 from hw.rtl import RtlField, RtlMeta
 from tb import wave_png
 
@@ -36,7 +38,7 @@ b0 (
 """
 
 
-def _vcd(path: Path) -> Path:
+def _vcd(path: Path, out_cycle: int = 7) -> Path:
     text = VCD
     t = 0
     for cycle in range(12):  # 4 ns clock: rise at 2 ns, fall at 4 ns
@@ -48,9 +50,9 @@ def _vcd(path: Path) -> Path:
             text += "1#\nb10101011 $\n"
         if cycle == 4:
             text += "0#\n"
-        if cycle == 7:
+        if cycle == out_cycle:
             text += "1&\nb1111000011110000 '\nb11 (\n"
-        if cycle == 8:
+        if cycle == out_cycle + 1:
             text += "0&\nb0 '\nb0 (\n"
         t += 2000
         text += f"#{t}\n0!\n"
@@ -75,3 +77,22 @@ def test_render_marks_latency_and_decodes_fields(tmp_path: Path) -> None:
                                          "out_flag"]
     png = wave_png.render(_vcd(tmp_path / "d.vcd"), tmp_path / "w.png", meta, 4.0, "t")
     assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_failing_vector_shows_expected_beside_actual_and_fail(tmp_path: Path) -> None:
+    """Accepted at the rise of 18 ns, latency 4 cycles of 4 ns: outputs at 34 ns (cycle 8), mu = (-16, -16) raw."""
+    fields = [RtlField("mu", 2, 8, True, "fixed<8,4>"), RtlField("score", 1, 18, False, "ufixed<18,9>"),
+              RtlField("flag", 1, 1, False, "ufixed<1,1>")]
+    meta = RtlMeta("t", "h", "top", 4, 4, 8, 4.0, 2, 4, 8, 18, False, fields, 0.0, 0, [], "")
+    vcd = _vcd(tmp_path / "d.vcd", out_cycle=8)
+    series, unit = wave_png.read_vcd(vcd, "top", ("out_mu", "out_score", "out_flag"))
+    got = wave_png.compare(meta, series, unit, 36.0, {"mu0": -16, "mu1": -15, "score": 3, "flag": 0})
+    assert [(c[1], c[2], c[3], c[4]) for c in got] == [("mu0", -16, -16, False), ("mu1", -16, -15, True),
+                                                       ("score", 3, 3, False), ("flag", 0, 0, False)]
+    png = wave_png.render(vcd, tmp_path / "fail.png", meta, 4.0, "t: vector 9",
+                          {"mu0": -16, "mu1": -15, "score": 3, "flag": 0})
+    text = Image.open(png).text
+    assert text["Title"].startswith("FAIL: 1 of 4 output fields differ from golden\nt: vector 9"), text
+    assert text["Description"] == "mu1: RTL -16 != golden -15 (raw)"
+    png = wave_png.render(vcd, tmp_path / "pass.png", meta, 4.0, "t", {"mu0": -16, "mu1": -16, "score": 3, "flag": 0})
+    assert Image.open(png).text["Title"].startswith("PASS: all 4 output fields equal golden")
