@@ -148,8 +148,10 @@ class Ranges:
 
 
 def _layer(spec: Dense, where: str, x_lo: np.ndarray, x_hi: np.ndarray, x_frac: int,
-           kernel: np.ndarray | None, bias: np.ndarray | None, mask: np.ndarray | None) -> LayerRange:
-    """Bounds of one layer over inputs in [x_lo, x_hi]; kernel None: every weight anywhere in its format."""
+           kernel: np.ndarray | None, bias: np.ndarray | None, mask: np.ndarray | None,
+           tighter: tuple[np.ndarray, np.ndarray] | None = None) -> LayerRange:
+    """Bounds of one layer over inputs in [x_lo, x_hi]; kernel None: every weight anywhere in its
+    format; `tighter`: other sound bounds of its sums (_relaxed), intersected with these."""
     w, b, acc = spec.weight, spec.bias, spec.accum
     if kernel is None:
         k_lo = np.full((spec.n_in, spec.units), w.raw_min, dtype=object)
@@ -170,6 +172,8 @@ def _layer(spec: Dense, where: str, x_lo: np.ndarray, x_hi: np.ndarray, x_frac: 
         raise ValueError(f"{where} '{spec.name}': the accumulator has fewer fraction bits than its terms")
     acc_lo = np.array([int(v) << sh for v in t_lo.sum(axis=0)], dtype=object) + b_lo * (1 << shb)
     acc_hi = np.array([int(v) << sh for v in t_hi.sum(axis=0)], dtype=object) + b_hi * (1 << shb)
+    if tighter is not None:
+        acc_lo, acc_hi = np.maximum(acc_lo, tighter[0]), np.minimum(acc_hi, tighter[1])
     lo, hi = acc_lo.copy(), acc_hi.copy()
     wraps = (lo < acc.raw_min) | (hi > acc.raw_max)
     lo[wraps], hi[wraps] = acc.raw_min, acc.raw_max  # a wrapped sum can be anything the accumulator holds
@@ -181,15 +185,83 @@ def _layer(spec: Dense, where: str, x_lo: np.ndarray, x_hi: np.ndarray, x_frac: 
 
 
 def _chain(specs: tuple[Dense, ...], section: str, x_lo: np.ndarray, x_hi: np.ndarray, x_frac: int,
-           weights: tuple | None, masks: list[np.ndarray] | None) -> list[LayerRange]:
+           weights: tuple | None, masks: list[np.ndarray] | None, tight: bool = False) -> list[LayerRange]:
     out = []
+    ins = (x_lo, x_hi)
     for k, spec in enumerate(specs):
         ly = weights[k] if weights else None
+        tighter = None
+        if tight and ly is not None and k == 1 and not out[0].wraps.any():
+            tighter = _relaxed(out[0], weights[0], ly, *ins)
         lr = _layer(spec, f"[[{section}]] #{k + 1}", x_lo, x_hi, x_frac, None if ly is None else ly.kernel,
-                    None if ly is None else ly.bias, None if masks is None else masks[k])
+                    None if ly is None else ly.bias, None if masks is None else masks[k], tighter)
         out.append(lr)
         x_lo, x_hi, x_frac = lr.out_lo, lr.out_hi, spec.result.frac
     return out
+
+
+def _relaxed(first: LayerRange, w1, w2, x_lo: np.ndarray, x_hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of the second layer's sums through linear bounds of the first layer's units
+    (a DeepPoly-style relaxation), tighter than intervals because the hidden units' shared inputs
+    are kept. Hidden unit j's result g(z) (ReLU, rounding, saturation of its sum z, an exact
+    integer-linear function of the inputs) lies on [l, u] between c(z) - down and c(z) + up for
+    one line c of slope ~ its chord: g is held between piecewise-linear envelopes (the rounding
+    within half an LSB, or one for TRN) whose breakpoints are known, so `up` and `down` are exact
+    maxima over those points. Then each second-layer sum is linear in the inputs within the box;
+    its extremes over the box bound it. Exact rational arithmetic throughout: a proof."""
+    from fractions import Fraction as Q
+
+    s1, s2 = first.spec, w2.spec
+    r, acc = s1.result, s1.accum
+    sh = acc.frac - r.frac
+    scale = Q(2) ** sh  # z in accumulator raw units; g in result raw units
+    e_up, e_dn = (Q(0), Q(0)) if sh <= 0 else (Q(1, 2), Q(1, 2)) if r.rounding == "RND_CONV" else (Q(0), Q(1))
+
+    def h(z: Q) -> Q:
+        return max(z, Q(0)) if s1.activation == "relu" else z
+
+    def clip(v: Q) -> Q:
+        return min(max(v, Q(r.raw_min)), Q(r.raw_max))
+
+    m = s1.units
+    P = 24  # bits of each slope: any slope gives a valid bound, this one is the chord's to 2**-24
+    slope, beta_up, beta_dn = [], [], []
+    for j in range(m):
+        lo, hi = int(first.acc_lo[j]), int(first.acc_hi[j])
+        g_lo, g_hi = (cast_int(int(h(Q(v))), acc.frac, r) for v in (lo, hi))
+        a = Q(round(Q(g_hi - g_lo, hi - lo) * 2**P), 2**P) if hi > lo else Q(0)
+        pts = {Q(lo), Q(hi), Q(0)} | {(v + e) * scale for v in (r.raw_min, r.raw_max) for e in (e_up, -e_up, e_dn,
+                                                                                                  -e_dn)}
+        pts = [p for p in pts if lo <= p <= hi]
+        line = [g_lo + a * (p - lo) for p in pts]
+        up = max(clip(h(p) / scale + e_up) - c for p, c in zip(pts, line, strict=True))
+        dn = max(c - clip(h(p) / scale - e_dn) for p, c in zip(pts, line, strict=True))
+        slope.append(a)
+        beta_up.append(g_lo - a * lo + up)  # g(z) <= a z + beta_up on [lo, hi]
+        beta_dn.append(g_lo - a * lo - dn)  # g(z) >= a z + beta_dn
+    den = 1
+    for v in (*slope, *beta_up, *beta_dn):
+        den = math.lcm(den, v.denominator)
+    A = np.array([int(a * den) for a in slope], dtype=object)
+    Bu = np.array([int(b * den) for b in beta_up], dtype=object)
+    Bd = np.array([int(b * den) for b in beta_dn], dtype=object)
+    # z_j = (sum_i K_ij x_i) << sh1 + bias_j << shb1
+    sh1, shb1 = acc.frac - first.x_frac - s1.weight.frac, acc.frac - s1.bias.frac
+    K, c1 = _obj(w1.kernel) * (1 << sh1), _obj(w1.bias) * (1 << shb1)
+    W = _obj(w2.kernel)  # (m, units)
+    coef = K @ (A[:, None] * W)  # (n_in, units): sum_j K_ij a_j W_jk, times den
+    pos = W > 0
+    const_hi = ((A * c1)[:, None] * W + np.where(pos, Bu[:, None], Bd[:, None]) * W).sum(axis=0)
+    const_lo = ((A * c1)[:, None] * W + np.where(pos, Bd[:, None], Bu[:, None]) * W).sum(axis=0)
+    xl, xh = x_lo[:, None], x_hi[:, None]
+    top = const_hi + np.maximum(coef * xl, coef * xh).sum(axis=0)
+    bot = const_lo + np.minimum(coef * xl, coef * xh).sum(axis=0)
+    s2sh, s2b = s2.accum.frac - first.spec.result.frac - s2.weight.frac, s2.accum.frac - s2.bias.frac
+    b2 = _obj(w2.bias) * (1 << s2b)
+    # sum_j W_jk g_j is an integer: floor of the upper bound, ceiling of the lower
+    hi_sum = np.array([v // den for v in top], dtype=object)
+    lo_sum = np.array([-((-v) // den) for v in bot], dtype=object)
+    return lo_sum * (1 << s2sh) + b2, hi_sum * (1 << s2sh) + b2
 
 
 def max_dips(design: Design) -> int:
@@ -207,13 +279,15 @@ def discrete_kl_max(design: Design) -> int:
                for k in design.latent_split.categorical)
 
 
-def analyse(design: Design, network=None) -> Ranges:
+def analyse(design: Design, network=None, tight: bool = False) -> Ranges:
     """The design's reachable ranges: from the formats alone, or with a network's integer weights
-    (model.fixed_ref.IntegerNetwork: its layers and, when the design has one, its check)."""
+    (model.fixed_ref.IntegerNetwork: its layers and, when the design has one, its check); `tight`
+    (with weights) also bounds each chain's second layer through a linear relaxation of its first
+    (_relaxed: exact, slower)."""
     n_in, top = design.n_inputs, design.input_format.raw_max
     x_lo, x_hi = np.zeros(n_in, dtype=object), np.full(n_in, top, dtype=object)
     layers = _chain(design.layers, "layers", x_lo, x_hi, design.input_format.frac,
-                    network.layers if network is not None else None, None)
+                    network.layers if network is not None else None, None, tight)
     check: list[LayerRange] = []
     chk = design.check
     if chk is not None:
@@ -221,7 +295,7 @@ def analyse(design: Design, network=None) -> Ranges:
         masks = [chk.mask(k) for k in range(len(chk.layers))]
         weights = network.check if network is not None and network.check else None
         check = _chain(chk.layers, "check.layers", np.zeros(n_in, dtype=object), np.full(n_in, c_top, dtype=object),
-                       chk.input_frac, weights, masks)
+                       chk.input_frac, weights, masks, tight)
     r = Ranges(design, network is not None, layers, check)
     last = layers[-1]
     if design.score == "network":

@@ -41,6 +41,7 @@ class Target:
     lo: int  # hit when lo <= observable <= hi
     hi: int
     reachable: bool  # inside the interval analysis's bound (else proven unreachable)
+    lsb: int = 1  # raw units of the observable per LSB of what the target is about (a layer's result)
 
 
 def _acc_interval(spec: Dense, r_lo: int, r_hi: int) -> tuple[int, int]:
@@ -73,7 +74,7 @@ def _tables(design: Design) -> list[tuple[int, int, int]]:
 def targets(net: IntegerNetwork, threshold: int, rg: ranges.Ranges | None = None) -> list[Target]:
     """Every coverage target of the network with its committed threshold (raw score)."""
     d = net.design
-    rg = rg or ranges.analyse(d, net)
+    rg = rg or ranges.analyse(d, net, tight=True)
     out: list[Target] = []
     for lr in rg.all_layers:
         s, a = lr.spec, lr.spec.accum
@@ -84,7 +85,8 @@ def targets(net: IntegerNetwork, threshold: int, rg: ranges.Ranges | None = None
         def add(name: str, group: str, j: int, lo: int, hi: int, spec: Dense = s, key: str = key,
                 b_lo: np.ndarray = b_lo, b_hi: np.ndarray = b_hi) -> None:
             out.append(Target(f"{spec.name}[{j}] {name}", group, key, j, lo, hi,
-                              lo <= hi and lo <= b_hi[j] and hi >= b_lo[j]))
+                              lo <= hi and lo <= b_hi[j] and hi >= b_lo[j],
+                              1 << max(spec.accum.frac - spec.result.frac, 0)))
 
         r = s.result
         rails = [("high rail", r.raw_max), ("one below the high rail", r.raw_max - 1)]
@@ -144,11 +146,20 @@ def _matmul(x: np.ndarray, k: np.ndarray) -> np.ndarray:
     return x.astype(np.int64) @ k.astype(np.int64)
 
 
-def _chain(layers: tuple, x: np.ndarray, frac: int, obs: dict[str, np.ndarray]) -> np.ndarray:
-    """fixed_ref.IntLayer's arithmetic, keeping each layer's post-wrap accumulator."""
-    for ly in layers:
+def _chain(layers: tuple, x: np.ndarray, frac: int, obs: dict[str, np.ndarray],
+           move: tuple | None = None) -> np.ndarray:
+    """fixed_ref.IntLayer's arithmetic, keeping each layer's post-wrap accumulator. `move` = (x0,
+    i, v): every row of x is x0 with input i[r] set to v[r], so the first layer's products are
+    x0's plus one row of the kernel each (the search's batches)."""
+    for k, ly in enumerate(layers):
         s = ly.spec
-        acc = _matmul(x, ly.kernel) << (s.accum.frac - frac - s.weight.frac)
+        if k == 0 and move is not None:
+            x0, i, v = move
+            kern = ly.kernel.astype(np.int64)
+            prod = (x0 @ kern)[None, :] + (v - x0[i])[:, None] * kern[i]
+        else:
+            prod = _matmul(x, ly.kernel)
+        acc = prod << (s.accum.frac - frac - s.weight.frac)
         acc = fixed_ref.wrap(acc + (ly.bias.astype(np.int64) << (s.accum.frac - s.bias.frac)), s.accum)
         obs[f"{s.name}.acc"] = acc
         x = fixed_ref.cast(np.maximum(acc, 0) if s.activation == "relu" else acc, s.accum.frac, s.result)
@@ -157,13 +168,27 @@ def _chain(layers: tuple, x: np.ndarray, frac: int, obs: dict[str, np.ndarray]) 
     return x
 
 
-def observe(net: IntegerNetwork, x: np.ndarray) -> dict[str, np.ndarray]:
+def observe(net: IntegerNetwork, x: np.ndarray, key: str | None = None,
+            move: tuple | None = None) -> dict[str, np.ndarray]:
     """Every observable of the targets for (n, n_inputs) codes: each layer's accumulator and
-    result, the score (raw), and per categorical latent the d values and the tables' sum index."""
+    result, the score (raw), and per categorical latent the d values and the tables' sum index.
+    With `key`, a layer's observable: only that layer's chain (encoder or check) is computed.
+    `move` = (x0, i, v): x is x0 with one input changed per row (_chain)."""
     d = net.design
     x = np.asarray(x, dtype=np.int64)
     obs: dict[str, np.ndarray] = {}
-    last = _chain(net.layers, x, d.input_format.frac, obs)
+    cmove = None
+    if move is not None and d.check is not None:
+        cs = d.input_format.frac - d.check.input_frac
+        cmove = (move[0] >> cs, move[1], move[2] >> cs)
+    if key is not None and key.endswith(".acc"):
+        if any(key == f"{ly.spec.name}.acc" for ly in net.layers):
+            _chain(net.layers, x, d.input_format.frac, obs, move)
+            return obs
+        if any(key == f"{ly.spec.name}.acc" for ly in net.check):
+            _chain(net.check, fixed_ref.check_inputs(d, x), d.check.input_frac, obs, cmove)
+            return obs
+    last = _chain(net.layers, x, d.input_format.frac, obs, move)
     if d.score == "network":
         score = last[:, 0]
     else:
@@ -175,7 +200,7 @@ def observe(net: IntegerNetwork, x: np.ndarray) -> dict[str, np.ndarray]:
             score = score + (fixed_ref.profile_dips(d, x) << (d.dip_shift + frac))
         if d.check is not None:
             c = fixed_ref.check_inputs(d, x)
-            pred = _chain(net.check, c, d.check.input_frac, obs)
+            pred = _chain(net.check, c, d.check.input_frac, obs, cmove)
             score = score + (np.maximum(pred - c[:, : d.check.n_profile], 0).sum(axis=1) << (d.check.shift + frac))
     obs["score"] = score[:, None]
     f_a, ef, sf = d.layers[-1].result.frac, d.exp_frac, d.sum_frac
@@ -231,19 +256,20 @@ def _moves(x: np.ndarray, top: int, rng: np.random.Generator) -> np.ndarray:
     i, j = np.nonzero(vals != x[:, None])
     cand = np.repeat(x[None, :], len(i), axis=0)
     cand[np.arange(len(i)), i] = vals[i, j]
-    return cand
+    return cand, (x, i, vals[i, j])
 
 
-def _descend(net: IntegerNetwork, t: Target, x: np.ndarray, rng: np.random.Generator, steps: int = 200,
-             sideways: int = 4) -> np.ndarray | None:
-    """Greedy coordinate descent on the target's distance from x; the vector that hits it, or None."""
+def _descend(net: IntegerNetwork, t: Target, x: np.ndarray, rng: np.random.Generator, steps: int = 60,
+             sideways: int = 4) -> tuple[np.ndarray, float]:
+    """Greedy coordinate descent on the target's distance from x: (the last vector, its distance;
+    0 when it hits the target)."""
     top = net.design.input_format.raw_max
-    cur = float(_distance(observe(net, x[None, :]), t)[0])
+    cur = float(_distance(observe(net, x[None, :], t.key), t)[0])
     for _ in range(steps):
         if cur == 0:
-            return x
-        cand = _moves(x, top, rng)
-        dist = _distance(observe(net, cand), t)
+            break
+        cand, move = _moves(x, top, rng)
+        dist = _distance(observe(net, cand, t.key, move), t)
         best = dist.min()
         if best < cur:
             x, cur = cand[rng.choice(np.flatnonzero(dist == best))], float(best)
@@ -252,7 +278,7 @@ def _descend(net: IntegerNetwork, t: Target, x: np.ndarray, rng: np.random.Gener
             x = cand[rng.choice(np.flatnonzero(dist == best))]
         else:
             break
-    return x if cur == 0 else None
+    return x, cur
 
 
 def _cover(hits: np.ndarray) -> list[int]:
@@ -269,7 +295,7 @@ def _cover(hits: np.ndarray) -> list[int]:
 
 
 def directed(net: IntegerNetwork, threshold: int, start: np.ndarray, seed: int = 5, n_random: int = 64,
-             restarts: int = 3, log=None) -> tuple[np.ndarray, dict[str, Any]]:
+             restarts: int = 2, log=None) -> tuple[np.ndarray, dict[str, Any]]:
     """A small set of input codes hitting every target the search reaches, searched from `start`
     (e.g. the other golden inputs) and random codes; (vectors, coverage of these vectors alone)."""
     t0 = time.perf_counter()
@@ -290,6 +316,7 @@ def directed(net: IntegerNetwork, threshold: int, start: np.ndarray, seed: int =
         log(f"corners: {d.name}: {len(tg)} targets, {sum(t.reachable for t in tg)} within the bounds, "
             f"{int(found.sum())} hit by the {len(pool)} starting vectors; searching {len(todo)}")
     extra_obs: list[dict[str, np.ndarray]] = []
+    closest: dict[str, float] = {}  # a searched target: the least distance any descent reached
     last_log = time.perf_counter()
     for n_done, i in enumerate(todo):
         if found[i]:
@@ -303,9 +330,11 @@ def directed(net: IntegerNetwork, threshold: int, start: np.ndarray, seed: int =
         dist = np.concatenate([_distance(obs, t), *(_distance(o, t) for o in extra_obs)])
         starts = [seen[j] for j in np.argsort(dist, kind="stable")[:restarts]]
         starts.append(rng.integers(0, top + 1, d.n_inputs))
+        closest[t.name] = float(dist.min()) / t.lsb
         for s in starts:
-            got = _descend(net, t, s.copy(), rng)
-            if got is not None:
+            got, how_far = _descend(net, t, s.copy(), rng)
+            closest[t.name] = min(closest[t.name], how_far / t.lsb)
+            if how_far == 0:
                 extra.append(got)
                 extra_obs.append(observe(net, got[None, :]))
                 found |= idx.hits(extra_obs[-1])[0]
@@ -314,6 +343,9 @@ def directed(net: IntegerNetwork, threshold: int, start: np.ndarray, seed: int =
     chosen = _cover(idx.hits(observe(net, allx)))
     x = allx[sorted(chosen)]
     cov = functional_coverage(net, x, threshold, tg)
+    # how near the search came to each target it missed: in LSBs of the layer's result for a
+    # layer's target (distance of its accumulator / the result's LSB), in raw units of the score
+    cov["missed_closest"] = {n: closest.get(n) for n in cov["missed_targets"]}
     cov["search_seconds"] = round(time.perf_counter() - t0, 2)
     if log:
         log(f"corners: {d.name}: {len(x)} vectors; {summary_line(cov)} ({cov['search_seconds']} s)")
