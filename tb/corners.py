@@ -318,14 +318,26 @@ def directed(net: IntegerNetwork, threshold: int, start: np.ndarray, seed: int =
     extra_obs: list[dict[str, np.ndarray]] = []
     closest: dict[str, float] = {}  # a searched target: the least distance any descent reached
     last_log = time.perf_counter()
+    # Nearest first; a target further the same way than one the search missed (the same unit or
+    # table, every value seen on the near side of both) is not searched: reported missed.
+    near = {i: float(_distance(obs, tg[i]).min()) / tg[i].lsb for i in todo}
+    todo.sort(key=lambda i: near[i])
+    up_from: dict[tuple[str, int], int] = {}  # missed from below at this lo: skip targets with lo >= it
+    down_from: dict[tuple[str, int], int] = {}  # missed from above at this hi: skip targets with hi <= it
+    not_searched = 0
     for n_done, i in enumerate(todo):
         if found[i]:
+            continue
+        t = tg[i]
+        where = (t.key, t.col)
+        if t.lo >= up_from.get(where, t.lo + 1) or t.hi <= down_from.get(where, t.hi - 1):
+            closest[t.name] = near[i]
+            not_searched += 1
             continue
         if log and time.perf_counter() - last_log > 10:
             last_log = time.perf_counter()
             log(f"corners: {d.name}: {n_done} of {len(todo)} searched, {int(found.sum())} targets hit, "
                 f"{last_log - t0:.0f} s")
-        t = tg[i]
         seen = np.concatenate([pool, np.array(extra)]) if extra else pool
         dist = np.concatenate([_distance(obs, t), *(_distance(o, t) for o in extra_obs)])
         starts = [seen[j] for j in np.argsort(dist, kind="stable")[:restarts]]
@@ -339,6 +351,12 @@ def directed(net: IntegerNetwork, threshold: int, start: np.ndarray, seed: int =
                 extra_obs.append(observe(net, got[None, :]))
                 found |= idx.hits(extra_obs[-1])[0]
                 break
+        else:  # missed: which side of it has the search seen?
+            vals = [o[t.key] if t.col < 0 else o[t.key][:, [t.col]] for o in (obs, *extra_obs)]
+            if max(int(v.max()) for v in vals) < t.lo:
+                up_from[where] = min(up_from.get(where, t.lo), t.lo)
+            elif min(int(v.min()) for v in vals) > t.hi:
+                down_from[where] = max(down_from.get(where, t.hi), t.hi)
     allx = np.concatenate([pool, np.array(extra)]) if extra else pool
     chosen = _cover(idx.hits(observe(net, allx)))
     x = allx[sorted(chosen)]
@@ -346,6 +364,7 @@ def directed(net: IntegerNetwork, threshold: int, start: np.ndarray, seed: int =
     # how near the search came to each target it missed: in LSBs of the layer's result for a
     # layer's target (distance of its accumulator / the result's LSB), in raw units of the score
     cov["missed_closest"] = {n: closest.get(n) for n in cov["missed_targets"]}
+    cov["missed_not_searched"] = not_searched  # beyond a nearer missed target of the same observable
     cov["search_seconds"] = round(time.perf_counter() - t0, 2)
     if log:
         log(f"corners: {d.name}: {len(x)} vectors; {summary_line(cov)} ({cov['search_seconds']} s)")
