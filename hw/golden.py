@@ -104,6 +104,7 @@ def write(path: Path, design: Design, ids, sets, x, y, manifest: dict[str, Any])
     path = Path(path)
     if (path / VECTORS_FILE).exists() or (path / MANIFEST_FILE).exists():
         raise GoldenError(f"{path}: golden vectors exist already; they are never overwritten (use a new directory)")
+    check_formats(design, ids, x, y)
     path.mkdir(parents=True, exist_ok=True)
     df = pd.DataFrame(np.column_stack([x, y]).astype(np.int64), columns=[*design.x_columns, *design.output_columns])
     df.insert(0, "set", sets)
@@ -114,6 +115,25 @@ def write(path: Path, design: Design, ids, sets, x, y, manifest: dict[str, Any])
     full = {"format_version": FORMAT_VERSION, "design": design.name, "vectors_file": VECTORS_FILE,
             "n_vectors": len(df), "formats": manifest_formats(design), **manifest}
     atomic_write(path / MANIFEST_FILE, json.dumps(full, indent=2) + "\n")
+
+
+def check_formats(design: Design, ids, x, y) -> None:
+    """Refuse computed vectors a column's format cannot hold (before anything is written): the
+    design's formats are wrong for what its model computes, a design error, not a corrupt file."""
+    from model.design import DesignError
+
+    cols = [*design.x_columns, *design.output_columns]
+    fmts = [design.input_format] * design.n_inputs + column_formats(design)
+    arr = np.column_stack([x, y]).astype(np.int64)
+    lo, hi = np.array([f.raw_min for f in fmts]), np.array([f.raw_max for f in fmts])
+    bad = (arr < lo) | (arr > hi)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise DesignError(
+            f"{design.path / 'design.toml'}: vector {np.asarray(ids)[r]} column '{cols[c]}' = {arr[r, c]} does not "
+            f"fit {fmts[c].hls(False)} (raw range {lo[c]}..{hi[c]}): the design's formats cannot hold what its "
+            f"model computes; no vectors written"
+        )
 
 
 def _check_range(arr: np.ndarray, cols: list[str], fmts: list[FixedFormat], src: Path, ids: np.ndarray) -> None:

@@ -70,7 +70,6 @@ README.md ("Designs"); an example:
 from __future__ import annotations
 
 import difflib
-import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -482,30 +481,23 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
     if score in ("kl_clipped", "kl_total"):
         if kind != "vae_encoder":
             raise DesignError(f"{src}: [outputs] 'score' {score} belongs to a vae_encoder")
+        # Exact: the means' squares (2f + 1 fraction bits with the 0.5), the dips and the check scaled
+        # by 2**shift need that many fraction bits; whether the format holds their largest sum is
+        # the range analysis's (model/ranges.py), once the description is read.
         mu = last.result
-        # The largest score: every mean at its most negative value, and with dips every interior
-        # row of every slice dipping from the top code to zero; a categorical latent adds at
-        # most ln(categories) (model/kl_discrete.py).
-        worst = split.continuous * (mu.raw_min * 2.0**-mu.frac) ** 2 / 2
-        worst += sum(math.log(k) for k in split.categorical)
         frac = 2 * mu.frac + 1
         if dip_shift is not None:
             frac = max(frac, -dip_shift)
-            worst += len(enc.slices) * (N_ROWS - 2) * in_fmt.raw_max * 2.0**dip_shift
-        if check is not None:  # every prediction at its largest, every input 0
+        if check is not None:
             frac = max(frac, -check.shift)
-            worst += check.n_profile * check.layers[-1].result.raw_max * 2.0**check.shift
-        worst = int(worst * 2.0**score_fmt.frac)
         only_kl = dip_shift is None and check is None  # then exactly the KL's fraction bits
-        if score_fmt.signed or score_fmt.frac < frac or (only_kl and score_fmt.frac != frac) \
-                or score_fmt.raw_max < worst:
+        if score_fmt.signed or score_fmt.frac < frac or (only_kl and score_fmt.frac != frac):
             what = "0.5*sum(mu^2)" + (f" + dips * 2**{dip_shift}" if dip_shift is not None else "") + (
                 " + the discrete KL" if split.categorical else "") + (
                 f" + the check * 2**{check.shift}" if check is not None else "")
             raise DesignError(
                 f"{src}: [outputs] 'score_format' {score_fmt.hls()} cannot hold {what} exactly for "
-                f"{split.continuous} means of {mu.hls()} (needs ufixed with {frac} fraction bits and "
-                f"raw max >= {worst})"
+                f"{split.continuous} means of {mu.hls()} (needs ufixed with {frac} fraction bits)"
             )
     elif score == "network":
         if dip_shift is not None:
@@ -552,7 +544,7 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
                                            for v in beta.values()) or beta["beta_min"] > beta["beta_max"]):
             raise DesignError(f"{src}: [training.profiles.{pname}] a beta anneal needs {', '.join(BETA_ANNEAL)} "
                               "> 0 with beta_min <= beta_max")
-    return Design(
+    design = Design(
         name,
         kind,
         str(doc.get("description", "")),
@@ -577,12 +569,17 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
         sum_frac,
         check,
     )
+    from model import ranges  # it reads Design: imported here, not at the top
+
+    for where, problem in ranges.analyse(design).problems():  # every weight anywhere in its format
+        raise DesignError(f"{src}: {where} {problem}")
+    return design
 
 
 def _layers(raw_layers: list[Any], n_in: int, in_fmt: FixedFormat, src: Path, section: str,
             seen: set[str]) -> list[Dense]:
     """Dense layers of a [[section]] list, each checked: names new (added to `seen`), QKeras
-    formats, an exact accumulator that cannot overflow."""
+    formats, an exact accumulator (whether it can overflow: model/ranges.py, in parse)."""
     if not raw_layers:
         raise DesignError(f"{src}: '{section}' is empty")
     layers: list[Dense] = []
@@ -622,16 +619,7 @@ def _layers(raw_layers: list[Any], n_in: int, in_fmt: FixedFormat, src: Path, se
                 f"products ({prev_frac + fmts['weight'].frac}): the sum would not be exact"
             )
         fan_in = n_in if not layers else layers[-1].units
-        prev = in_fmt if not layers else layers[-1].result
-        # Worst-case |sum| so the accumulator never wraps: every input and weight at its largest magnitude.
-        big_x = max(abs(prev.raw_min), prev.raw_max) * 2.0**-prev.frac
-        big_w = max(abs(fmts["weight"].raw_min), fmts["weight"].raw_max) * 2.0 ** -fmts["weight"].frac
-        big_b = max(abs(fmts["bias"].raw_min), fmts["bias"].raw_max) * 2.0 ** -fmts["bias"].frac
-        acc = fmts["accum"]
-        if fan_in * big_x * big_w + big_b > acc.raw_max * 2.0**-acc.frac:
-            raise DesignError(
-                f"{src}: {where}'accum' {acc.hls()} can overflow: |sum| may reach {fan_in * big_x * big_w + big_b:g}"
-            )
+        # Whether the accumulator can wrap is the range analysis's (model/ranges.py), after parsing.
         layers.append(Dense(lname, fan_in, units, act, **fmts))
     return layers
 

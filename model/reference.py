@@ -260,7 +260,20 @@ def load(path: Path, design: Design, with_check: bool = True) -> Reference:
             f"{src}: score format {doc.get('outputs', {}).get('score_format')!r} differs from "
             f"the design's {design.score_format.hls()}"
         )
-    return Reference(path, design, IntegerNetwork(design, layers, check), hls_config, metadata, digest)
+    net = IntegerNetwork(design, layers, check)
+    check_ranges(net, src)
+    return Reference(path, design, net, hls_config, metadata, digest)
+
+
+def check_ranges(net: IntegerNetwork, src: Path) -> None:
+    """Refuse weights whose reachable sums or score a format cannot hold (model/ranges.py, with
+    the weights): the design's formats-only check makes this redundant for a design read by
+    model.design, so it fails only for a design built some other way; a design error either way."""
+    from model import ranges
+    from model.design import DesignError
+
+    for where, problem in ranges.analyse(net.design, net).problems():  # a check not read: its formats alone
+        raise DesignError(f"{src}: with these weights, {net.design.path / 'design.toml'} {where} {problem}")
 
 
 def quantized_layer(spec: Dense, model) -> IntLayer:

@@ -22,10 +22,12 @@ from pixvae.paths import RunPaths
 from tb import stimulus
 
 DEFECT_KINDS = ("dead_pixel", "loud_pixel", "dead_row")
-# Golden vector sets: normal tracks, each defect applied to other tracks, random and corner codes.
+# Golden vector sets: normal tracks, each defect applied to other tracks, random and corner codes
+# (then make_golden's "directed" set: tb/corners.py's search for the model's coverage targets).
 GOLDEN_COUNTS = {"normal": 1200, "dead_pixel": 300, "loud_pixel": 300, "dead_row": 300, "random": 400}
 DEFAULT_EVAL_TRACKS = 2000  # tracks per set measured after training, unless the profile says `eval_tracks`
 TRAIN_SEED, TEST_SEED, DEFECT_SEED, RANDOM_SEED = 1, 2, 3, 4
+DIRECTED_SEED = 5  # the directed search's random starts and moves (tb/corners.py)
 PARQUET_MAX_TRACKS = 100_000  # larger generated training sets go straight to a features file
 TEST_TRACKS = 8000  # golden sets (2,100 tracks) plus the normal tracks that set the score threshold
 
@@ -233,10 +235,17 @@ def threshold(ref: reference.Reference, codes: np.ndarray, labels: Any) -> tuple
 
 def make_golden(ref: reference.Reference, test_dir: Path, out: Path, hm) -> dict[str, Any]:
     """Compute the vectors with the numpy integer model; check hls4ml C-sim and QKeras against it."""
+    from tb import corners
+
     d, net = ref.design, ref.network
     x, sets, thr_codes, thr_labels = golden_inputs(d, test_dir)
-    last = net.forward(x)
     thr, thr_def = threshold(ref, thr_codes, thr_labels)
+    # The directed set (tb/corners.py): searched from the other sets' inputs, for the targets of
+    # this model and threshold; appended last, so the other sets' rows and ids stay as they were.
+    directed, cov = corners.directed(net, thr, x, seed=DIRECTED_SEED, log=log)
+    x = np.concatenate([x, directed])
+    sets = np.concatenate([sets, np.full(len(directed), "directed")])
+    last = net.forward(x)
     y = net.outputs(x, thr)
     csim = hls.csim_raw(d, hm, x)
     csim_diff = int(np.sum(csim != last))
@@ -256,7 +265,8 @@ def make_golden(ref: reference.Reference, test_dir: Path, out: Path, hm) -> dict
             "outputs_compared": int(last.size),
         },
         "data": {"test_data": str(test_dir), "seeds": {"test": TEST_SEED, "defects": DEFECT_SEED,
-                                                       "random": RANDOM_SEED}},
+                                                       "random": RANDOM_SEED, "directed": DIRECTED_SEED}},
+        "directed": {k: v for k, v in cov.items() if k != "list"},  # functional coverage of that set alone
     }
     G.write(out, d, np.arange(len(x)), sets, x, y, manifest)
     log(f"golden: {len(x)} vectors of {d.name} -> {out}; C-sim == numpy on {last.size} outputs; "

@@ -90,7 +90,7 @@ BAD = [
     (r'^\[outputs\]$', "[decoder]\nslices = [0, 20]\n\n[outputs]", "[decoder] 'slices'"),
     (r'^\[outputs\]$', '[decoder]\nweight = "ufixed<8,1>"\n\n[outputs]', "[decoder] weight and bias are signed"),
     (r'^\[training\]$', "[training]\nbeta_min = 1e-4", "a beta anneal needs"),
-    (r'^decision = "flag"$', 'decision = "flag"\ndip_shift = 3', "cannot hold 0.5*sum(mu^2) + dips * 2**3"),
+    (r'^decision = "flag"$', 'decision = "flag"\ndip_shift = 3', "but 0.5*sum(mu^2) + dips * 2**3 reaches"),
     (r'^\[outputs\]$', "[check]\nwindow = 0\nshift = 0\ny0 = false\n\n[outputs]", "[check] 'window' = 0"),
     (r'^\[outputs\]$', "[check]\nwindow = 2\nshift = 0\n\n[outputs]", "[check] 'y0' missing"),
     (r'^\[outputs\]$', CHECK.format(units=20, width=6) + "\n[outputs]", "a multiple of 13"),
@@ -98,7 +98,7 @@ BAD = [
      + "\n[outputs]", "'input_frac' = 7 must be 1..6"),
     (r'^\[outputs\]$', CHECK.format(units=26, width=6) + "\n[outputs]", "predicts the 52 profile inputs"),
     (r'^\[outputs\]$', CHECK.format(units=26, width=9).replace("shift = 0", "shift = 2") + "\n[outputs]",
-     "cannot hold 0.5*sum(mu^2) + the check * 2**2"),
+     "but 0.5*sum(mu^2) + the check * 2**2 reaches"),
 ]
 
 
@@ -185,7 +185,8 @@ def test_a_user_design_goes_through_every_stage_and_its_flow_fails_on_a_flipped_
     assert "== RTL regression summary ==" in proc.stdout, proc.stderr[-3000:]  # it reached the last stage
     assert_fails(proc, "golden_bit")
     assert "design           : user-net" in proc.stdout
-    assert "vectors compared : 2561 of 2561" in proc.stdout
+    compared = re.search(r"vectors compared : (\d+) of (\d+)", proc.stdout)  # 2,561 + its directed set
+    assert compared and compared[1] == compared[2] and int(compared[1]) > 2561, proc.stdout[-2000:]
     assert "mismatches       : 1 vectors (1 output fields), 0 protocol errors" in proc.stdout
     top = (tmp_path / "run" / "rtl" / "pixel_encoder_top.v").read_text()
     assert "input  wire [318-1:0]  in_data" in top and "output wire [36-1:0] out_mu" in top
