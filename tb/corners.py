@@ -15,7 +15,10 @@ accumulator where a layer's result is meant, so a ReLU's flat zero does not hide
 A target outside the interval analysis's bound (model/ranges.py, with the weights) is proven
 unreachable; one inside is hit by a vector or reported missed. The search is a greedy coordinate
 descent over the input codes, every single-input change tried at once (one batch through the
-network), restarted from the vectors nearest the target. numpy only.
+network), restarted from the vectors nearest the target. What it misses of a layer's targets goes
+to an exact mixed-integer program of the chain (model/exact_bounds.py, HiGHS): infeasible is a
+proof that the target cannot be reached ("proven unreachable by HiGHS"), a solution is a vector
+(kept only when the integer model confirms it), a time-out leaves the target missed.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from model import fixed_ref, kl_discrete, ranges
+from model import exact_bounds, fixed_ref, kl_discrete, ranges
 from model.design import Dense, Design
 from model.fixed_ref import IntegerNetwork
 
@@ -294,8 +297,62 @@ def _cover(hits: np.ndarray) -> list[int]:
     return chosen
 
 
+def _chain_of(net: IntegerNetwork, layer_name: str) -> tuple[tuple, int, np.ndarray, int, int]:
+    """(chain, index of the layer in it, the chain's input bound (inputs 0..top), its input
+    fraction bits, the shift from input codes to the chain's inputs) of a layer of the network."""
+    d = net.design
+    for k, ly in enumerate(net.layers):
+        if ly.spec.name == layer_name:
+            return net.layers, k, np.full(d.n_inputs, d.input_format.raw_max), d.input_format.frac, 0
+    cs = d.input_format.frac - d.check.input_frac
+    k = next(k for k, ly in enumerate(net.check) if ly.spec.name == layer_name)
+    return net.check, k, np.full(d.n_inputs, d.input_format.raw_max >> cs), d.check.input_frac, cs
+
+
+def _exact(net: IntegerNetwork, tg: list[Target], found: np.ndarray, log=None,
+           time_limit: float = 5.0) -> tuple[dict[str, str], list[np.ndarray], list[str]]:
+    """The layer targets the search missed, settled by model/exact_bounds.py: (proven unreachable
+    target -> proof, vectors that hit targets, targets whose program timed out)."""
+    proven: dict[str, str] = {}
+    vectors: list[np.ndarray] = []
+    unknown: list[str] = []
+    todo = [i for i, t in enumerate(tg) if t.reachable and not found[i] and t.key.endswith(".acc")]
+    if not todo:
+        return proven, vectors, unknown
+    rg = ranges.analyse(net.design, net, tight=True)
+    known = {lr.spec.name: (lr.acc_lo, lr.acc_hi) for lr in rg.all_layers}
+    t0 = last_log = time.perf_counter()
+    hit = np.zeros(len(tg), bool)
+    for n, i in enumerate(todo):
+        t = tg[i]
+        if hit[i]:
+            continue
+        if log and time.perf_counter() - last_log > 10:
+            last_log = time.perf_counter()
+            log(f"corners: exact programs: {n} of {len(todo)}, {len(proven)} proven unreachable, "
+                f"{len(vectors)} vectors, {last_log - t0:.0f} s")
+        chain, k, top, frac, cs = _chain_of(net, t.key[:-4])
+        bounds = [known[ly.spec.name] for ly in chain[:k]]
+        out = exact_bounds.reach(chain, np.zeros_like(top), top, frac, k, t.col, t.lo, t.hi, time_limit, bounds)
+        if out.status == "infeasible":
+            proven[t.name] = "proven unreachable by HiGHS (model/exact_bounds.py)"
+            continue
+        if out.status == "feasible":
+            x = out.x << cs  # a check's inputs are the codes' top bits: any low bits do
+            got = _Index(tg).hits(observe(net, x[None, :]))[0]
+            if got[i]:
+                vectors.append(x)
+                hit |= got
+                continue
+        unknown.append(t.name)
+    if log:
+        log(f"corners: exact programs: {len(todo)} targets: {len(proven)} proven unreachable, "
+            f"{len(vectors)} hit, {len(unknown)} open ({time.perf_counter() - t0:.0f} s)")
+    return proven, vectors, unknown
+
+
 def directed(net: IntegerNetwork, threshold: int, start: np.ndarray, seed: int = 5, n_random: int = 64,
-             restarts: int = 2, log=None) -> tuple[np.ndarray, dict[str, Any]]:
+             restarts: int = 2, log=None, exact_seconds: float = 5.0) -> tuple[np.ndarray, dict[str, Any]]:
     """A small set of input codes hitting every target the search reaches, searched from `start`
     (e.g. the other golden inputs) and random codes; (vectors, coverage of these vectors alone)."""
     t0 = time.perf_counter()
@@ -357,10 +414,13 @@ def directed(net: IntegerNetwork, threshold: int, start: np.ndarray, seed: int =
                 up_from[where] = min(up_from.get(where, t.lo), t.lo)
             elif min(int(v.min()) for v in vals) > t.hi:
                 down_from[where] = max(down_from.get(where, t.hi), t.hi)
+    proven, exact_x, unknown = _exact(net, tg, found, log, time_limit=exact_seconds)
+    extra += exact_x
     allx = np.concatenate([pool, np.array(extra)]) if extra else pool
     chosen = _cover(idx.hits(observe(net, allx)))
     x = allx[sorted(chosen)]
-    cov = functional_coverage(net, x, threshold, tg)
+    cov = functional_coverage(net, x, threshold, tg, proven)
+    cov["milp_open"] = unknown  # the program timed out: neither hit nor proven
     # how near the search came to each target it missed: in LSBs of the layer's result for a
     # layer's target (distance of its accumulator / the result's LSB), in raw units of the score
     cov["missed_closest"] = {n: closest.get(n) for n in cov["missed_targets"]}
@@ -372,25 +432,30 @@ def directed(net: IntegerNetwork, threshold: int, start: np.ndarray, seed: int =
 
 
 def functional_coverage(net: IntegerNetwork, x: np.ndarray, threshold: int,
-                        tg: list[Target] | None = None) -> dict[str, Any]:
+                        tg: list[Target] | None = None, proven: dict[str, str] | None = None) -> dict[str, Any]:
     """Which targets the input codes x hit: counts (total, hit, unreachable, missed, per group) and
-    each target with its status and the first vector (row of x) that hits it."""
+    each target with its status and the first vector (row of x) that hits it. `proven`: targets
+    inside the interval bound that an exact program proved unreachable (the golden manifest's
+    "proven_by_milp", written by directed), counted unreachable with that proof."""
+    proven = proven or {}
     tg = tg if tg is not None else targets(net, threshold)
     x = np.asarray(x, dtype=np.int64).reshape(-1, net.design.n_inputs)
     hits = _Index(tg).hits(observe(net, x)) if len(x) else np.zeros((0, len(tg)), bool)
     first = np.where(hits.any(axis=0), hits.argmax(axis=0), -1)
     rows, count, by = [], Counter(), {}
     for i, t in enumerate(tg):
-        status = "hit" if first[i] >= 0 else "unreachable" if not t.reachable else "missed"
-        if first[i] >= 0 and not t.reachable:
-            raise AssertionError(f"{net.design.name}: target {t.name} hit but outside its proven bound")
+        status = "hit" if first[i] >= 0 else "unreachable" if not t.reachable or t.name in proven else "missed"
+        if first[i] >= 0 and (not t.reachable or t.name in proven):
+            raise AssertionError(f"{net.design.name}: target {t.name} hit but proven unreachable")
         count[status] += 1
         by.setdefault(t.group, Counter())[status] += 1
         rows.append({"target": t.name, "group": t.group, "status": status,
                      **({"vector": int(first[i])} if first[i] >= 0 else {})})
     return {"targets": len(tg), "hit": count["hit"], "unreachable": count["unreachable"], "missed": count["missed"],
             "vectors": len(x), "by_group": {g: dict(c) for g, c in by.items()},
-            "missed_targets": [r["target"] for r in rows if r["status"] == "missed"], "list": rows}
+            "missed_targets": [r["target"] for r in rows if r["status"] == "missed"],
+            "proven_by_milp": {n: p for n, p in proven.items() if n in {r["target"] for r in rows}},
+            "list": rows}
 
 
 def summary_line(cov: dict[str, Any]) -> str:
