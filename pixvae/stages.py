@@ -214,6 +214,16 @@ def golden_inputs(design: Design, test_dir: Path) -> tuple[np.ndarray, np.ndarra
     return np.concatenate(parts).astype(np.int64), np.array(names), thr_codes, rest.labels
 
 
+def plain_golden_inputs(design: Design, user: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, set names) of a design with plain inputs: the user's own inputs (if given), then the
+    random and corner sets over the whole input space."""
+    rand = stimulus.random_codes(design, GOLDEN_COUNTS["random"], RANDOM_SEED)
+    corner = stimulus.corner_codes(design)
+    parts = ([] if user is None else [np.asarray(user, dtype=np.int64)]) + [rand, corner]
+    names = ["user"] * (0 if user is None else len(user)) + ["random"] * len(rand) + ["corner"] * len(corner)
+    return np.concatenate(parts).astype(np.int64), np.array(names)
+
+
 def threshold(ref: reference.Reference, codes: np.ndarray, labels: Any) -> tuple[int, str]:
     """The committed threshold and its definition, as the design declares it."""
     from model import classifier
@@ -231,12 +241,19 @@ def threshold(ref: reference.Reference, codes: np.ndarray, labels: Any) -> tuple
                  f"{d.score_format.hls(False)} raw")
 
 
-def make_golden(ref: reference.Reference, test_dir: Path, out: Path, hm) -> dict[str, Any]:
-    """Compute the vectors with the numpy integer model; check hls4ml C-sim and QKeras against it."""
+def make_golden(ref: reference.Reference, test_dir: Path | None, out: Path, hm, user: np.ndarray | None = None,
+                user_source: str = "") -> dict[str, Any]:
+    """Compute the vectors with the numpy integer model; check hls4ml C-sim and QKeras against it.
+    A design with plain inputs takes `user` codes (from `user_source`) instead of tracks."""
     d, net = ref.design, ref.network
-    x, sets, thr_codes, thr_labels = golden_inputs(d, test_dir)
+    if d.encoding is None:
+        x, sets = plain_golden_inputs(d, user)
+        # A score's threshold over the user's inputs (or every vector without them): no labels here.
+        thr_codes, thr_labels = x[sets == "user"] if user is not None else x, None
+    else:
+        x, sets, thr_codes, thr_labels = golden_inputs(d, test_dir)
     last = net.forward(x)
-    thr, thr_def = threshold(ref, thr_codes, thr_labels)
+    thr, thr_def = threshold(ref, thr_codes, thr_labels) if d.has_score else (None, "")
     y = net.outputs(x, thr)
     csim = hls.csim_raw(d, hm, x)
     csim_diff = int(np.sum(csim != last))
@@ -246,8 +263,7 @@ def make_golden(ref: reference.Reference, test_dir: Path, out: Path, hm) -> dict
     keras_diff = d.layers[-1].result.to_raw(np.asarray(keras).reshape(last.shape)) != last
     manifest = {
         "model_hash": ref.model_hash,
-        "score_threshold_raw": thr,
-        "score_threshold_definition": thr_def,
+        **({"score_threshold_raw": thr, "score_threshold_definition": thr_def} if d.has_score else {}),
         "sets": {s: int(np.sum(sets == s)) for s in dict.fromkeys(sets)},
         "references": {
             "numpy_integer_vs_hls4ml_csim_mismatched_outputs": csim_diff,
@@ -256,7 +272,8 @@ def make_golden(ref: reference.Reference, test_dir: Path, out: Path, hm) -> dict
             "outputs_compared": int(last.size),
         },
         "data": {"test_data": str(test_dir), "seeds": {"test": TEST_SEED, "defects": DEFECT_SEED,
-                                                       "random": RANDOM_SEED}},
+                                                       "random": RANDOM_SEED}} if d.encoding is not None
+        else {"user_inputs": user_source or None, "seeds": {"random": RANDOM_SEED}},
     }
     G.write(out, d, np.arange(len(x)), sets, x, y, manifest)
     log(f"golden: {len(x)} vectors of {d.name} -> {out}; C-sim == numpy on {last.size} outputs; "
@@ -265,10 +282,12 @@ def make_golden(ref: reference.Reference, test_dir: Path, out: Path, hm) -> dict
 
 
 def simulate(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, clock_ns: float | None = None,
-             budget_ns: float = params.LATENCY_BUDGET_NS) -> dict[str, Any]:
-    """Build and run the cocotb regression; `passed` and `fail_reasons` come from tb.verdict."""
+             budget_ns: float | None = None) -> dict[str, Any]:
+    """Build and run the cocotb regression; `passed` and `fail_reasons` come from tb.verdict.
+    budget_ns: the latency budget [default: the design's [rtl] budget_ns]."""
     from tb import runner, verdict
 
+    budget_ns = design.budget_ns if budget_ns is None else budget_ns
     meta = R.load_meta(rtl_dir)
     params.check(clock_ns=clock_ns, budget_ns=budget_ns)
     clk = clock.resolve(design, rtl_dir, clock_ns)
@@ -332,7 +351,7 @@ def waves(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, out_
 
 def full_run(design: Design, run: RunPaths, profile: str, golden_out: Path,
              adder_levels: int | None = None, clock_ns: float | None = None,
-             budget_ns: float = params.LATENCY_BUDGET_NS) -> tuple[reference.Reference, R.RtlMeta, dict[str, Any]]:
+             budget_ns: float | None = None) -> tuple[reference.Reference, R.RtlMeta, dict[str, Any]]:
     """Every stage in order: data, train, hls4ml + C-sim, Verilog, golden vectors, RTL regression."""
     params.check(clock_ns=clock_ns, budget_ns=budget_ns, adder_levels=adder_levels)
     make_data(run.train_data, int(design.profile(profile)["n_tracks"]), TRAIN_SEED)
@@ -344,7 +363,7 @@ def full_run(design: Design, run: RunPaths, profile: str, golden_out: Path,
 
 def verify(ref: reference.Reference, run: RunPaths, golden_out: Path,
            adder_levels: int | None = None, clock_ns: float | None = None,
-           budget_ns: float = params.LATENCY_BUDGET_NS) -> tuple[R.RtlMeta, dict[str, Any]]:
+           budget_ns: float | None = None) -> tuple[R.RtlMeta, dict[str, Any]]:
     """A trained model to its regression verdict: hls4ml + C-sim, Verilog, golden vectors, RTL regression."""
     hm = convert(ref, run.hls)
     meta = export(ref, run.hls, run.rtl, adder_levels, hm=hm)

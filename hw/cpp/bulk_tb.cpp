@@ -8,9 +8,9 @@
 //   PIXVAE_OUTPUTS(X)             X(port, bits) for each data output port, in design order
 //
 // usage: bulk_tb IN OUT THRESHOLD
-//   IN   n x N_INPUTS little-endian uint16 input codes (input j of track i at index i*N_INPUTS+j)
+//   IN   n x N_INPUTS little-endian uint32 input codes (each code's CODE_BITS-bit pattern) (input j of track i at index i*N_INPUTS+j)
 //   OUT  n records: each output port's bits, little-endian, in ceil(bits/8) bytes, in design order
-//   THRESHOLD  the score threshold's bit pattern as an unsigned decimal
+//   THRESHOLD  the score threshold's bit pattern as an unsigned decimal (ignored without PIXVAE_THRESHOLD)
 // Exit status 1 (with a message) when the number or timing of outputs is wrong.
 #include <cstdint>
 #include <cstdio>
@@ -55,18 +55,20 @@ int main(int argc, char** argv) {
     }
     std::FILE* fin = std::fopen(argv[1], "rb");
     if (!fin) { std::perror(argv[1]); return 2; }
-    std::vector<uint16_t> codes;
-    uint16_t buf[1 << 15];
+    std::vector<uint32_t> codes;
+    uint32_t buf[1 << 14];
     size_t got;
-    while ((got = std::fread(buf, 2, sizeof buf / 2, fin)) > 0) codes.insert(codes.end(), buf, buf + got);
+    while ((got = std::fread(buf, 4, sizeof buf / 4, fin)) > 0) codes.insert(codes.end(), buf, buf + got);
     std::fclose(fin);
     if (codes.size() % N_INPUTS) { std::fprintf(stderr, "%s: not a multiple of %d codes\n", argv[1], N_INPUTS); return 2; }
     const size_t n = codes.size() / N_INPUTS;
-    const uint32_t code_mask = (1u << CODE_BITS) - 1;
+    const uint32_t code_mask = static_cast<uint32_t>((uint64_t{1} << CODE_BITS) - 1);
 
     auto ctx = std::make_unique<VerilatedContext>();
     auto top = std::make_unique<Vtop>(ctx.get());
+#ifdef PIXVAE_THRESHOLD
     top->score_threshold = static_cast<uint64_t>(std::strtoull(argv[3], nullptr, 10));
+#endif
     top->in_valid = 0;
     top->clk = 0;
     auto edge = [&]() { top->clk = 1; top->eval(); top->clk = 0; top->eval(); };
@@ -82,7 +84,7 @@ int main(int argc, char** argv) {
         top->in_valid = cycle < n;
         clear(top->in_data);
         if (cycle < n) {
-            const uint16_t* c = &codes[cycle * N_INPUTS];
+            const uint32_t* c = &codes[cycle * N_INPUTS];
             for (int j = 0; j < N_INPUTS; ++j) set_bits(top->in_data, j * CODE_BITS, c[j] & code_mask);
         }
         edge();  // track `cycle` accepted at this edge; outputs below belong to earlier tracks
