@@ -34,6 +34,15 @@ def log(msg: str) -> None:
     print(f"[pixvae] {msg}", flush=True)
 
 
+def _needs_tracks(design: Design) -> None:
+    """Training needs tracks: a design with plain inputs (an imported model) has none to train on."""
+    if design.encoding is None:
+        from model.design import DesignError
+
+        raise DesignError(f"{design.path / 'design.toml'}: plain inputs ([input] count), no track encoding to "
+                          "train on; its reference comes from `pixvae designs new --from-keras`")
+
+
 def make_data(out: Path, n: int, seed: int, spectrum: str = "falling") -> Path:
     """Generate tracks and write them in the public release's parquet layout (cached by n/seed)."""
     from model import dataformat, feature_cache, generator
@@ -81,6 +90,7 @@ def train(design: Design, train_dir: Path, ref_dir: Path, profile: str, onto: Pa
     train only the check."""
     from model import decoder
 
+    _needs_tracks(design)
     cfg = design.profile(profile)
     codes, ts, targets = load_codes(design, train_dir, seed=TRAIN_SEED)
     n = min(len(codes), int(cfg["n_tracks"]))
@@ -354,6 +364,7 @@ def full_run(design: Design, run: RunPaths, profile: str, golden_out: Path,
              budget_ns: float | None = None) -> tuple[reference.Reference, R.RtlMeta, dict[str, Any]]:
     """Every stage in order: data, train, hls4ml + C-sim, Verilog, golden vectors, RTL regression."""
     params.check(clock_ns=clock_ns, budget_ns=budget_ns, adder_levels=adder_levels)
+    _needs_tracks(design)
     make_data(run.train_data, int(design.profile(profile)["n_tracks"]), TRAIN_SEED)
     make_data(run.test_data, TEST_TRACKS, TEST_SEED)
     train(design, run.train_data, run.reference, profile)

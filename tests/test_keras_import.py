@@ -101,6 +101,10 @@ def test_plain_inputs_score_none_and_budget_are_design_data(tmp_path: Path) -> N
     d = D.parse(tomllib.loads(TOML_PLAIN.format(name="plain", fmt="fixed<6,2>")), folder)
     assert d.encoding is None and d.n_inputs == 3 and d.input_format.signed and d.budget_ns == 40.0
     assert [f.port for f in d.fields] == ["out_y"] and d.output_columns == ["y0", "y1"] and not d.has_score
+    from pixvae import stages
+
+    with pytest.raises(D.DesignError, match="no track encoding to train on"):
+        stages.train(d, tmp_path, tmp_path / "ref", "tiny")
     text = TOML_PLAIN.format(name="plain", fmt="fixed<6,2>")
     for bad, words in ((text.replace("count = 3", "count = 3\ncharge_code = \"linear\""), "no track encoding"),
                        (text.replace('kind = "classifier"', 'kind = "vae_encoder"'), "belong to a classifier"),
@@ -231,10 +235,20 @@ def _through(tmp_path: Path, model, name: str, input_format: str, user: np.ndarr
 
 @pytest.mark.e2e
 def test_16_to_16_qdense_goes_through(tmp_path: Path) -> None:
+    """With signed inputs wider than 16 bits (fixed<17,5>: sums stay exact in Keras' float32), also
+    through the C++ bulk harness (tb/bulk.py), which packs each code's two's-complement bits."""
+    from hw import golden as G
+    from tb import bulk
+
     user = np.random.default_rng(1).normal(0, 1.5, (64, 16))
-    _through(tmp_path, small_model(), "qdense16", "fixed<8,3>", user)
+    _through(tmp_path, small_model(), "qdense16", "fixed<17,5>", user)
     top = (tmp_path / "rtl" / "pixel_encoder_top.v").read_text()
     assert "output wire [64-1:0] out_y" in top and "score_threshold" not in top
+    design = D.load(tmp_path / "qdense16")
+    g = G.load(design.vectors_dir, design)
+    assert g.x.min() == -(1 << 16) and g.x.max() == (1 << 16) - 1  # the corner set reaches both ends
+    exe = bulk.build(tmp_path / "rtl", tmp_path / "bulk")[0]
+    assert np.array_equal(bulk.run(exe, tmp_path / "rtl", design, g.x, 0).y, g.y)
 
 
 @pytest.mark.e2e
