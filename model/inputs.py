@@ -81,7 +81,7 @@ def read(design: Design, path: Path, raw: bool = False) -> np.ndarray:
     if values.ndim != 2 or values.shape[1] != design.n_inputs or not len(values):
         raise InputsError(f"{path}: shape {values.shape}, design {design.name} takes (n, {design.n_inputs}) inputs")
     if not np.issubdtype(values.dtype, np.number) or not np.all(np.isfinite(values)):
-        raise InputsError(f"{path}: inputs must be finite numbers")
+        raise InputsError(f"{path}: inputs must be finite numbers ({'raw integer codes' if raw else 'real values'})")
     fmt = design.input_format
     if not raw:
         return quantize(values, fmt)
