@@ -522,7 +522,7 @@ def timing(design_name: str, levels: str | None, targets: str, liberty: tuple[st
     (out / "timing.json").write_text(json.dumps(rep, indent=2) + "\n")
     for line in closure.table(rep):
         click.echo(line)
-    click.echo(f"\nreport: {out / 'timing.json'}; to make the 25 ns check use it: set [rtl] adder_levels = "
+    click.echo(f"\nreport: {out / 'timing.json'}; to make the {budget_ns:g} ns check use it: set [rtl] adder_levels = "
                f"{rep['adder_levels']} in {design.path / 'design.toml'} and commit it as {design.path / 'timing.json'}")
 
 

@@ -51,12 +51,13 @@ def import_model(name: str, model_path: Path, folder: Path, input_format: str | 
 
 
 def check_against_keras(design: D.Design, ref: reference.Reference, model_path: Path, codes: np.ndarray,
-                        rtl_last: np.ndarray, hls_dir: Path) -> tuple[list[str], int]:
+                        rtl_last: np.ndarray, hls_dir: Path, hm=None) -> tuple[list[str], int]:
     """Lines comparing the RTL's last-layer outputs with the Keras model's predict, hls4ml's C
-    simulation and the numpy integer model on the same inputs; and the number of differing outputs."""
+    simulation (`hm`, else converted and compiled in hls_dir) and the numpy integer model on the
+    same inputs; and the number of differing outputs."""
     model = K.load_model(model_path)
     keras = K.predict_raw(design, model, codes)
-    hm = hls.convert(design, reference.to_keras(ref.network), ref.hls_config, hls_dir)
+    hm = hm or hls.convert(design, reference.to_keras(ref.network), ref.hls_config, hls_dir)
     csim = hls.csim_raw(design, hm, codes)
     numpy = ref.network.forward(codes)
     lines, bad = [], 0

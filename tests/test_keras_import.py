@@ -193,7 +193,8 @@ def test_batchnorm_folds_where_exact_and_is_refused_where_not(tmp_path: Path) ->
 
 
 def _through(tmp_path: Path, model, name: str, input_format: str, user: np.ndarray,
-             budget_ns: float = 25.0) -> None:
+             budget_ns: float = 25.0):
+    """Returns the hls4ml model (its C simulation compiled)."""
     """Import the saved model, write golden vectors from `user` real inputs, export and regress the
     RTL; the golden outputs of the user's inputs (which the RTL matched bit for bit) equal the
     model's own predict."""
@@ -231,6 +232,7 @@ def _through(tmp_path: Path, model, name: str, input_format: str, user: np.ndarr
     assert mine.sum() == len(user) and set(g.sets) == {"user", "random", "corner"}
     assert np.array_equal(g.y[mine], K.predict_raw(design, model, g.x[mine]))  # the user's own model, bit for bit
     assert np.any(g.y[mine] != 0)
+    return hm
 
 
 @pytest.mark.e2e
@@ -241,14 +243,24 @@ def test_16_to_16_qdense_goes_through(tmp_path: Path) -> None:
     from tb import bulk
 
     user = np.random.default_rng(1).normal(0, 1.5, (64, 16))
-    _through(tmp_path, small_model(), "qdense16", "fixed<17,5>", user)
+    hm = _through(tmp_path, small_model(), "qdense16", "fixed<17,5>", user)
     top = (tmp_path / "rtl" / "pixel_encoder_top.v").read_text()
     assert "output wire [64-1:0] out_y" in top and "score_threshold" not in top
     design = D.load(tmp_path / "qdense16")
     g = G.load(design.vectors_dir, design)
     assert g.x.min() == -(1 << 16) and g.x.max() == (1 << 16) - 1  # the corner set reaches both ends
     exe = bulk.build(tmp_path / "rtl", tmp_path / "bulk")[0]
-    assert np.array_equal(bulk.run(exe, tmp_path / "rtl", design, g.x, 0).y, g.y)
+    y = bulk.run(exe, tmp_path / "rtl", design, g.x, 0).y
+    assert np.array_equal(y, g.y)
+    # `rtl-run --keras`'s check: the RTL against the saved model's predict, the C simulation, numpy
+    from model import reference
+    from pixvae import keras_flow
+
+    ref = reference.load(design.reference_dir, design)
+    lines, bad = keras_flow.check_against_keras(design, ref, tmp_path / "qdense16.h5", g.x, y, tmp_path, hm)
+    assert bad == 0 and lines[0] == f"RTL vs the Keras model's predict: 0 of {y.size} outputs differ", lines
+    y[5, 3] += 1  # and it can fail
+    assert keras_flow.check_against_keras(design, ref, tmp_path / "qdense16.h5", g.x, y, tmp_path, hm)[1] == 3
 
 
 @pytest.mark.e2e
