@@ -57,7 +57,8 @@ class Golden:
 
     @property
     def threshold_raw(self) -> int:
-        return int(self.manifest["score_threshold_raw"])
+        """The committed threshold (0, unused, for a design without a score)."""
+        return int(self.manifest.get("score_threshold_raw", 0))
 
     def column(self, name: str) -> np.ndarray:
         return self.y[:, self.design.output_columns.index(name)]
@@ -89,6 +90,8 @@ def manifest_formats(design: Design) -> dict[str, str]:
         name = cols[0] if len(cols) == 1 else f"{cols[0]}..{cols[-1]}"
         out[name] = (f"{fl.fmt.hls(False)} raw{', signed' if fl.fmt.signed else ''} "
                      f"(value = raw / 2**{fl.fmt.frac})")
+    if not design.has_score:
+        return out
     out["score"] += {"kl_clipped": " = 0.5*sum(mu^2)", "network": " = the network output",
                      "kl_total": " = 0.5*sum(mu^2) + the discrete KL of alpha (model.kl_discrete)"}[design.score]
     if design.dip_shift is not None:
@@ -169,7 +172,8 @@ def load(path: Path, design: Design, expected_hash: str | None = None) -> Golden
         if not p.is_file():
             raise GoldenError(f"{p}: missing (run `pixvae golden --design {design.name}`)")
     manifest = read_json(mpath, GoldenError)
-    for key in ("format_version", "design", "model_hash", "n_vectors", "score_threshold_raw"):
+    for key in ("format_version", "design", "model_hash", "n_vectors", "score_threshold_raw")[:5 if design.has_score
+                                                                                              else 4]:
         if key not in manifest:
             raise GoldenError(f"{mpath}: key '{key}' missing")
     if manifest["format_version"] != FORMAT_VERSION:

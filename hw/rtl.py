@@ -234,6 +234,9 @@ def trace(design: Design, hm, check: tuple = ()):
 
 def _core_targets(design: Design) -> list[tuple[str, FixedFormat, int]]:
     """(wrapper wire, format, bit offset) of each core output, in the core's output order."""
+    if not design.has_score:
+        (fl,) = design.fields
+        return [(f"core_{fl.name}", fl.fmt, j * fl.fmt.width) for j in range(fl.count)]
     out = []
     for lat in design.latents:
         out += [(f"core_{lat.name}", lat.fmt, j * lat.fmt.width) for j in range(lat.count)]
@@ -264,10 +267,29 @@ def _output_assigns(design: Design, out_qint, core_bits: int) -> list[str]:
     return lines
 
 
-def _wrapper_text(design: Design, model_hash: str, latency: int, core_bits: int, assigns: list[str]) -> str:
-    """The protocol wrapper: ports, field documentation and output gating, all from the design."""
+def _input_assigns(design: Design, inp_qint) -> list[str]:
+    """The core's input bits from in_data when da4ml dropped some (inputs whose weights are all
+    zero, kept as unused ports): each used input's bits, packed as the core reads them."""
+    fmt, lines, offset = design.input_format, [], 0
+    for j, q in enumerate(inp_qint):
+        k, i, f = (int(v) for v in _minimal_kif_of(q))
+        width = k + i + f
+        if width <= 0:
+            continue  # unused input: its port bits go nowhere
+        lo = j * fmt.width + fmt.frac - f
+        if fmt.frac < f or lo + width > (j + 1) * fmt.width:
+            raise ValueError(f"core input {j} (k={k}, i={i}, f={f}) does not fit {fmt.hls()}")
+        lines.append(f"    assign core_in[{offset + width - 1}:{offset}] = in_data[{lo + width - 1}:{lo}];  // x{j}")
+        offset += width
+    return [f"    wire [{offset}-1:0] core_in;"] + lines
+
+
+def _wrapper_text(design: Design, model_hash: str, latency: int, core_bits: int, assigns: list[str],
+                  core_in: list[str] | None = None) -> str:
+    """The protocol wrapper: ports, field documentation and output gating, all from the design.
+    core_in: the wiring of the used inputs when the core reads fewer than all (_input_assigns)."""
     fields = design.fields
-    decision = fields[-1]
+    decision = fields[-1] if design.has_score else None
     docs, ports, gated = [], [], []
     for fl in fields:
         w = fl.fmt.width
@@ -277,17 +299,26 @@ def _wrapper_text(design: Design, model_hash: str, latency: int, core_bits: int,
         elif fl.count > 1:
             docs.append(f"//   {fl.port:<16} {fl.count} values of {fl.fmt.hls(False)}, "
                         f"value j in bits [{w}j+{w - 1}:{w}j]")
+        elif not design.has_score:
+            docs.append(f"//   {fl.port:<16} the last layer's result, {fl.fmt.hls(False)}")
         else:
             docs.append(f"//   {fl.port:<16} {design.score} score, {fl.fmt.hls(False)}")
         ports.append(f"    output wire [{fl.bits}-1:0] {fl.port}")
     score_cmp = ("$signed(core_score) > $signed(score_threshold)" if design.score_format.signed
                  else "core_score > score_threshold")
-    for fl in fields[:-1]:
+    data = fields[:-1] if decision else fields
+    for fl in data:
         gated.append(f"    assign {fl.port} = out_valid ? core_{fl.name} : {{{fl.bits}{{1'b0}}}};")
-    gated.append(f"    assign {decision.port} = out_valid & ({score_cmp});")
-    wires = [f"    wire [{fl.bits}-1:0] core_{fl.name};" for fl in fields[:-1]]
+    if decision:
+        gated.append(f"    assign {decision.port} = out_valid & ({score_cmp});")
+    wires = [f"    wire [{fl.bits}-1:0] core_{fl.name};" for fl in data] + (core_in or [])
     fmt = design.input_format
+    sc = design.score_format
+    threshold_doc = (f"\n//   score_threshold  {sc.hls(False)}, compared with the score of each track"
+                     if decision else "")
+    threshold_port = f"\n    input  wire [{sc.width}-1:0]  score_threshold," if decision else ""
     return Template(TEMPLATE.read_text()).substitute(
+        THRESHOLD_DOC=threshold_doc, THRESHOLD_PORT=threshold_port, CORE_IN="core_in" if core_in else "in_data",
         DESIGN=design.name, TOP=params.TOP_MODULE, CORE=params.CORE_MODULE, MODEL_HASH=model_hash, LATENCY=latency,
         N_INPUTS=design.n_inputs, INPUT_FMT=fmt.hls(False), INPUT_WIDTH=fmt.width, INPUT_MSB=fmt.width - 1,
         INPUT_BITS=design.input_bits, SCORE_BITS=design.score_format.width, SCORE_FMT=design.score_format.hls(False),
@@ -356,13 +387,15 @@ def export_rtl(
     n_stages = len(pipe.solutions)
     core_in = sum(sum(int(v) for v in kif) for kif in map(_minimal_kif_of, pipe.solutions[0].inp_qint))
     core_out = sum(sum(int(v) for v in kif) for kif in map(_minimal_kif_of, pipe.out_qint))
-    if core_in != design.input_bits:
-        raise ValueError(f"da4ml core input is {core_in} bits, expected {design.input_bits}")
+    # da4ml drops inputs whose weights are all zero (pruning): the wrapper keeps their ports and
+    # wires only the used inputs' bits into the core.
+    in_wiring = _input_assigns(design, pipe.solutions[0].inp_qint) if core_in != design.input_bits else None
     # The core registers its input at the accepting edge, then each of the n stage outputs:
     # a track accepted at edge a appears after edge a + n.
     latency = n_stages
     assigns = _output_assigns(design, pipe.out_qint, core_out)
-    (out_dir / f"{params.TOP_MODULE}.v").write_text(_wrapper_text(design, model_hash, latency, core_out, assigns))
+    (out_dir / f"{params.TOP_MODULE}.v").write_text(_wrapper_text(design, model_hash, latency, core_out, assigns,
+                                                                  in_wiring))
     src = out_dir / "src"
     sources = sorted(str(p.relative_to(out_dir)) for p in (src / "static").glob("*.v"))
     sources += [str(p.relative_to(out_dir)) for p in sorted(src.glob(f"{params.CORE_MODULE}*.v"))

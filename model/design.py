@@ -8,7 +8,8 @@ README.md ("Designs"); an example:
 
     name = "vae-low"
     kind = "vae_encoder"              # or "classifier"
-    [input]
+    [input]                           # a track encoding (below), or N plain inputs of any format:
+                                      # format = "fixed<16,6>" and count = 16 (no charge_code, slices)
     format = "ufixed<4,0>"            # raw codes 0..15
     charge_code = "linear"            # floor(q / bin_e), overflow in the top code; or "sqrt_log"
     bin_e = 500.0
@@ -25,6 +26,8 @@ README.md ("Designs"); an example:
     [outputs]
     score = "kl_clipped"              # 0.5 * sum(last layer^2), or "network" (the last layer is the score),
                                       # or "kl_total" (a JointVAE: kl_clipped of the means + the discrete KL)
+                                      # or "none" (a classifier: the outputs are the last layer, port out_y,
+                                      # columns y0..; no score_format, decision or threshold)
     dip_shift = 3                     # optional, kl_clipped: + 2**dip_shift x the input profiles' dips
     score_format = "ufixed<18,9>"
     decision = "flag"                 # 1 when score > the programmable threshold
@@ -44,6 +47,7 @@ README.md ("Designs"); an example:
     [rtl]
     adder_levels = 8                  # adder levels per pipeline stage (chosen by `pixvae timing`)
     depth_slack = -1                  # da4ml hard_dc: extra adder levels a layer may use (-1: no limit)
+    budget_ns = 25.0                  # the latency budget the regression checks (default: one 40 MHz crossing)
     [decoder]                         # a vae_encoder's off-detector decoder (training, evaluation)
     units = [24, 48, 64]              # ReLU layers, then a sigmoid output per reconstructed code
     slices = [0, 1, 2, 3, 4, 5, 6, 7] # the time slices it reconstructs (13 rows each), then y0
@@ -90,6 +94,9 @@ CHARGE_CODES = ("linear", "sqrt_log")
 # da4ml's pipeline split when a description gives no [rtl] adder_levels (an estimate of what a
 # 4 ns stage holds); `pixvae timing` chooses the depth from closed timing instead.
 DEFAULT_ADDER_LEVELS = 8
+DEFAULT_BUDGET_NS = 25.0  # one 40 MHz bunch crossing: a design's [rtl] budget_ns unless it says otherwise
+SCORES = ("kl_clipped", "kl_total", "network", "none")
+OUTPUT_FIELD = "y"  # score "none": the last layer's results leave the chip as out_y, columns y0..
 BETA_ANNEAL = ("beta_min", "beta_max", "beta_period")  # [training] keys of a sinusoidal KL-weight anneal
 N_ROWS = 13  # y-profile rows per time slice (the sensor's 13 rows)
 
@@ -108,13 +115,13 @@ TRAINING_KEYS = ("seed", "n_tracks", "eval_tracks", "epochs", "prune_epochs", "f
 TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "": ("name", "kind", "description", "input", "layers", "outputs", "check", "latent", "rtl", "decoder",
          "threshold", "paper", "training"),
-    "[input]": ("format", "charge_code", "bin_e", "alpha", "slices", "y0"),
+    "[input]": ("format", "count", "charge_code", "bin_e", "alpha", "slices", "y0"),
     "[[layers]]": LAYER_KEYS,
     "[outputs]": ("score", "score_format", "decision", "dip_shift", "exp_frac", "sum_frac"),
     "[check]": ("window", "shift", "y0", "input_frac", "layers"),
     "[[check.layers]]": LAYER_KEYS,
     "[latent]": ("continuous", "categorical"),
-    "[rtl]": ("adder_levels", "depth_slack"),
+    "[rtl]": ("adder_levels", "depth_slack", "budget_ns"),
     "[decoder]": ("units", "slices", "y0", "weight", "bias", "result"),
     "[threshold]": ("on", "quantile"),
     "[training]": ("sparsity", "profiles", *TRAINING_KEYS),  # sparsity applies to every profile
@@ -265,7 +272,7 @@ class Design:
     description: str
     path: Path  # the design's folder: design.toml, reference/, vectors/
     input_format: FixedFormat
-    encoding: Encoding
+    encoding: Encoding | None  # None: plain inputs of input_format ([input] count), no track encoding
     layers: tuple[Dense, ...]
     score: str
     score_format: FixedFormat
@@ -283,6 +290,7 @@ class Design:
     exp_frac: int = 8  # kl_total: fraction bits of the exp tables
     sum_frac: int = 6  # kl_total: fraction bits of the softmax sum indexing the ln and 1/x tables
     check: Check | None = None  # a VAE score's check of the input profiles' shape
+    budget_ns: float = DEFAULT_BUDGET_NS  # the latency budget of the exported RTL
 
     # --- derived sizes -----------------------------------------------------------------------
     @property
@@ -322,8 +330,17 @@ class Design:
         return tuple(out)
 
     @property
+    def has_score(self) -> bool:
+        """False for score "none": no score, no decision, no threshold port."""
+        return self.score != "none"
+
+    @property
     def fields(self) -> tuple[Field, ...]:
-        """The RTL's data outputs in port order: latents (if any), score, decision."""
+        """The RTL's data outputs in port order: latents (if any), score, decision; for score
+        "none" the last layer's results alone."""
+        if not self.has_score:
+            last = self.layers[-1]
+            return (Field(OUTPUT_FIELD, last.units, last.result),)
         return (*self.latents, Field("score", 1, self.score_format), Field(self.decision, 1, DECISION_FORMAT))
 
     @property
@@ -440,31 +457,52 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
         raise DesignError(f"{src}: 'kind' = {kind!r}, expected one of {', '.join(KINDS)}")
     inp = _get(doc, "input", dict, "", src)
     in_fmt = _fmt(inp, "format", "[input] ", src)
-    if in_fmt.signed or in_fmt.integer != 0:
-        raise DesignError(f"{src}: [input] 'format' {in_fmt.hls()}: input codes must be ufixed<W,0> (code / 2**W)")
-    code = _get(inp, "charge_code", str, "[input] ", src)
-    if code not in CHARGE_CODES:
-        raise DesignError(f"{src}: [input] 'charge_code' = {code!r}, expected one of {', '.join(CHARGE_CODES)}")
-    slices = tuple(_get(inp, "slices", list, "[input] ", src))
-    if not slices or any(not isinstance(s, int) or isinstance(s, bool) or not 0 <= s < 20 for s in slices):
-        raise DesignError(f"{src}: [input] 'slices' must list time-slice indices 0..19")
-    enc = Encoding(
-        code,
-        float(_get(inp, "bin_e", (int, float), "[input] ", src, 500.0)),
-        float(_get(inp, "alpha", (int, float), "[input] ", src, 0.094)),
-        slices,
-        bool(_get(inp, "y0", bool, "[input] ", src, True)),
-    )
-    n_in = len(slices) * N_ROWS + int(enc.y0)
+    if "count" in inp:  # plain inputs (an imported model's): any format, no track encoding
+        enc = None
+        n_in = _get(inp, "count", int, "[input] ", src)
+        track_keys = [k for k in ("charge_code", "bin_e", "alpha", "slices", "y0") if k in inp]
+        if n_in < 1 or track_keys:
+            raise DesignError(f"{src}: [input] 'count' = {n_in}: plain inputs need count >= 1 and no track "
+                              f"encoding ({', '.join(track_keys) or 'none given'})")
+        if in_fmt.width > 32:
+            raise DesignError(f"{src}: [input] 'format' {in_fmt.hls()}: inputs are at most 32 bits wide")
+        if kind != "classifier":
+            raise DesignError(f"{src}: [input] 'count': plain inputs belong to a classifier (a vae_encoder "
+                              "reconstructs a track encoding)")
+    else:
+        if in_fmt.signed or in_fmt.integer != 0:
+            raise DesignError(f"{src}: [input] 'format' {in_fmt.hls()}: input codes must be ufixed<W,0> "
+                              "(code / 2**W), or give 'count' plain inputs")
+        code = _get(inp, "charge_code", str, "[input] ", src)
+        if code not in CHARGE_CODES:
+            raise DesignError(f"{src}: [input] 'charge_code' = {code!r}, expected one of {', '.join(CHARGE_CODES)}")
+        slices = tuple(_get(inp, "slices", list, "[input] ", src))
+        if not slices or any(not isinstance(s, int) or isinstance(s, bool) or not 0 <= s < 20 for s in slices):
+            raise DesignError(f"{src}: [input] 'slices' must list time-slice indices 0..19")
+        enc = Encoding(
+            code,
+            float(_get(inp, "bin_e", (int, float), "[input] ", src, 500.0)),
+            float(_get(inp, "alpha", (int, float), "[input] ", src, 0.094)),
+            slices,
+            bool(_get(inp, "y0", bool, "[input] ", src, True)),
+        )
+        n_in = len(slices) * N_ROWS + int(enc.y0)
 
     seen = {"x"}  # layer names, the encoder's and the check's
     layers = _layers(_get(doc, "layers", list, "", src), n_in, in_fmt, src, "layers", seen)
 
     outs = _get(doc, "outputs", dict, "", src)
     score = _get(outs, "score", str, "[outputs] ", src)
-    score_fmt = _fmt(outs, "score_format", "[outputs] ", src)
-    decision = _get(outs, "decision", str, "[outputs] ", src)
-    if not decision.isidentifier() or decision in ("mu", "alpha", "score", "valid", "data"):
+    if score == "none":  # the last layer's results are the outputs: nothing to format or decide
+        extra = [k for k in ("score_format", "decision", "dip_shift") if k in outs]
+        if extra or kind != "classifier":
+            raise DesignError(f"{src}: [outputs] 'score' none belongs to a classifier without "
+                              f"{', '.join(extra) or 'score_format, decision'}")
+    elif enc is None and score != "network":
+        raise DesignError(f"{src}: [outputs] 'score' {score} needs a track encoding; plain inputs take none or network")
+    score_fmt = layers[-1].result if score == "none" else _fmt(outs, "score_format", "[outputs] ", src)
+    decision = "" if score == "none" else _get(outs, "decision", str, "[outputs] ", src)
+    if score != "none" and not decision.isidentifier() or decision in ("mu", "alpha", "score", "valid", "data"):
         raise DesignError(
             f"{src}: [outputs] 'decision' = {decision!r} must be an identifier other than mu, alpha, score, valid, data"
         )
@@ -499,6 +537,8 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
                 f"{src}: [outputs] 'score_format' {score_fmt.hls()} cannot hold {what} exactly for "
                 f"{split.continuous} means of {mu.hls()} (needs ufixed with {frac} fraction bits)"
             )
+    elif score == "none":
+        pass
     elif score == "network":
         if dip_shift is not None:
             raise DesignError(f"{src}: [outputs] 'dip_shift' belongs to a kl_clipped score")
@@ -512,13 +552,15 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
                 f"result {last.result.hls()}"
             )
     else:
-        raise DesignError(f"{src}: [outputs] 'score' = {score!r}, expected kl_clipped, kl_total or network")
+        raise DesignError(f"{src}: [outputs] 'score' = {score!r}, expected one of {', '.join(SCORES)}")
 
     thr = _get(doc, "threshold", dict, "", src, {})
     on = _get(thr, "on", str, "[threshold] ", src, "normal")
     q = float(_get(thr, "quantile", (int, float), "[threshold] ", src, 0.99))
     if on not in ("normal", "signal") or not 0 <= q <= 1:
         raise DesignError(f"{src}: [threshold] needs on = normal|signal and 0 <= quantile <= 1")
+    if enc is None and on == "signal":
+        raise DesignError(f"{src}: [threshold] on = signal needs tracks' labels; plain inputs have none")
     training = _get(doc, "training", dict, "", src, {})
     sparsity = float(_get(training, "sparsity", (int, float), "[training] ", src, 0.0))
     if not 0 <= sparsity < 1:
@@ -528,6 +570,9 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
     if adder_levels < 1:
         raise DesignError(f"{src}: [rtl] 'adder_levels' = {adder_levels} must be >= 1")
     depth_slack = _get(rtl, "depth_slack", int, "[rtl] ", src, -1)
+    budget_ns = float(_get(rtl, "budget_ns", (int, float), "[rtl] ", src, DEFAULT_BUDGET_NS))
+    if not budget_ns > 0:
+        raise DesignError(f"{src}: [rtl] 'budget_ns' = {budget_ns} must be > 0")
     if depth_slack < -1:
         raise DesignError(f"{src}: [rtl] 'depth_slack' = {depth_slack} must be -1 (no limit) or >= 0")
     decoder = _decoder(doc, kind, enc, layers, src)
@@ -568,6 +613,7 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
         exp_frac,
         sum_frac,
         check,
+        budget_ns,
     )
     from model import ranges  # it reads Design: imported here, not at the top
 
@@ -624,11 +670,13 @@ def _layers(raw_layers: list[Any], n_in: int, in_fmt: FixedFormat, src: Path, se
     return layers
 
 
-def _check(doc: dict[str, Any], enc: Encoding, n_in: int, in_fmt: FixedFormat, src: Path,
+def _check(doc: dict[str, Any], enc: Encoding | None, n_in: int, in_fmt: FixedFormat, src: Path,
            seen: set[str]) -> Check | None:
     """A VAE's [check] of its input profiles (Check): its window, score shift and [[check.layers]]."""
     if "check" not in doc:
         return None
+    if enc is None:
+        raise DesignError(f"{src}: [check] reads track profiles; plain inputs ([input] count) have none")
     chk = _get(doc, "check", dict, "", src)
     window = _get(chk, "window", int, "[check] ", src)
     shift = _get(chk, "shift", int, "[check] ", src)

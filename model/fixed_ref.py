@@ -91,6 +91,8 @@ class IntegerNetwork:
     def outputs(self, x_raw: np.ndarray, threshold_raw: int | np.ndarray) -> np.ndarray:
         """Every output column of the design, in design.output_columns order (raw integers)."""
         last = self.forward(x_raw)
+        if not self.design.has_score:  # score "none": the last layer's results are the outputs
+            return np.asarray(last, dtype=np.int64)
         score = self.score(x_raw, last)
         parts = [last] if self.design.latents else []
         return np.column_stack([*parts, score, decision(score, threshold_raw)]).astype(np.int64)

@@ -124,7 +124,7 @@ class Ranges:
                             f"sums of '{lr.spec.name}' reach [{value(lo, f):g}, {value(hi, f):g}] (holds "
                             f"[{value(a.raw_min, f):g}, {value(a.raw_max, f):g}])"))
         sf = self.design.score_format
-        if self.design.score != "network" and (self.score_hi > sf.raw_max or self.score_lo < sf.raw_min):
+        if self.design.score not in ("network", "none") and (self.score_hi > sf.raw_max or self.score_lo < sf.raw_min):
             out.append(("[outputs] 'score_format'",
                         f"{sf.hls()} holds at most {value(sf.raw_max, sf.frac):.4g} but {self.what} reaches "
                         f"{value(self.score_hi, sf.frac):.4g}" + self._means()))
@@ -285,7 +285,7 @@ def analyse(design: Design, network=None, tight: bool = False) -> Ranges:
     (with weights) also bounds each chain's second layer through a linear relaxation of its first
     (_relaxed: exact, slower)."""
     n_in, top = design.n_inputs, design.input_format.raw_max
-    x_lo, x_hi = np.zeros(n_in, dtype=object), np.full(n_in, top, dtype=object)
+    x_lo, x_hi = np.full(n_in, design.input_format.raw_min, dtype=object), np.full(n_in, top, dtype=object)
     layers = _chain(design.layers, "layers", x_lo, x_hi, design.input_format.frac,
                     network.layers if network is not None else None, None, tight)
     check: list[LayerRange] = []
@@ -298,7 +298,9 @@ def analyse(design: Design, network=None, tight: bool = False) -> Ranges:
                        chk.input_frac, weights, masks, tight)
     r = Ranges(design, network is not None, layers, check)
     last = layers[-1]
-    if design.score == "network":
+    if design.score == "none":
+        pass  # no score: the last layer's results are the outputs
+    elif design.score == "network":
         r.terms = {"the network's output": (int(last.out_lo[0]), int(last.out_hi[0]))}
     else:
         frac = design.score_format.frac

@@ -33,6 +33,7 @@ FORMAT_VERSION = 2
 SCORE_DEFINITIONS = {
     "kl_clipped": "0.5 * sum(mu_j^2) over the last layer's results, exact",
     "network": "the last layer's single result",
+    "none": "no score: the outputs are the last layer's results (columns y0..)",
     "kl_total": "0.5 * sum(mu_j^2) over the continuous means, exact, + the integer discrete KL of each categorical "
                 "latent's logits (model/kl_discrete.py: exp and d*exp tables, softmax sum, ln and 1/x tables)",
 }
@@ -115,8 +116,8 @@ def weights_json(net: IntegerNetwork) -> str:
         **({"latent": {"continuous": d.latent_split.continuous, "categorical": list(d.latent_split.categorical)},
             "exp_frac": d.exp_frac, "sum_frac": d.sum_frac} if d.score == "kl_total" else {}),
         "score_format": d.score_format.hls(),
-        "decision": d.decision,
-        "decision_definition": "score > score_threshold (raw integers of score_format)",
+        **({"decision": d.decision, "decision_definition": "score > score_threshold (raw integers of score_format)"}
+           if d.has_score else {}),
         "columns": d.output_columns,
     }
     return (

@@ -33,6 +33,8 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from hw.toolchain import ToolchainError
     from model.decoder import DecoderError
     from model.design import DesignError
+    from model.inputs import InputsError
+    from model.keras_import import KerasImportError
     from model.offchip import OffchipError
     from model.reference import ReferenceError
     from pixvae.measure import MetricsError
@@ -40,7 +42,8 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 
     errs: list[type[BaseException]] = [GoldenError, HlsError, ToolchainError, ReferenceError, BulkError,
                                        ParameterError, RtlError, DesignError, SynthError, TimingError, ClockError,
-                                       DecoderError, MetricsError, OffchipError, FileNotFoundError]
+                                       DecoderError, MetricsError, OffchipError, FileNotFoundError, InputsError,
+                                       KerasImportError]
     try:
         from model.dataformat import DataFormatError
 
@@ -84,14 +87,19 @@ clock_opt = click.option("--clock-ns", type=POSITIVE, default=None,
                          help="Clock period the latency is checked with against the budget [default: the period "
                               "closed by a timing tool in golden/DESIGN/timing.json when it applies to this RTL, "
                               f"else an assumed {params.CLOCK_PERIOD_NS} ns; the summary says which].")
-budget_opt = click.option("--budget-ns", type=POSITIVE, default=params.LATENCY_BUDGET_NS, show_default=True,
-                          help="Latency budget (one 40 MHz bunch crossing).")
+budget_opt = click.option("--budget-ns", type=POSITIVE, default=None,
+                          help="Latency budget [default: the design's [rtl] budget_ns, else "
+                               f"{params.LATENCY_BUDGET_NS:g} ns, one 40 MHz bunch crossing].")
 profile_opt = click.option("--profile", default="short", show_default=True,
                            help="Training profile, one of the design's [training.profiles] (tiny: a smoke test of "
                                 "the flow, not a model; short; paper, or thesis for the JointVAE).")
 failure_waves_opt = click.option("--failure-waves/--no-failure-waves", default=True, show_default=True,
                                  help="On a failure, draw the first failing vector's waveform (a traced Verilator "
                                       "build, minutes when not cached) after printing the verdict.")
+inputs_opt = click.option("--inputs", type=click.Path(path_type=Path), default=None,
+                          help="The design's inputs, .npy or .csv: real values (quantized to the input format) "
+                               "or, with --raw or a CSV with columns x00.., raw integer codes.")
+raw_opt = click.option("--raw", is_flag=True, help="--inputs holds raw integer codes, not real values.")
 levels_opt = click.option("--adder-levels", type=click.IntRange(min=1), default=None,
                           help="Adder levels per pipeline stage (da4ml latency cutoff) [default: the design's "
                                "[rtl] adder_levels, chosen from closed timing by `pixvae timing`].")
@@ -147,20 +155,42 @@ def designs(ctx: click.Context) -> None:
 
 @designs.command("new")
 @click.argument("name")
-@click.option("--from", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+@click.option("--from", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A design description (TOML) to start from; its 'name' is set to NAME.")
+@click.option("--from-keras", "keras_model", type=click.Path(path_type=Path), default=None,
+              help="A QKeras model (.h5, .keras or a SavedModel folder): its layers and quantizers become the "
+                   "description, its quantized weights the reference (golden/NAME/reference), no training.")
+@click.option("--input-format", default=None,
+              help="--from-keras: the inputs' format, e.g. 'fixed<16,6>' [default: the model's input quantizer, "
+                   "else hls4ml's fixed<16,6>].")
+@click.option("--budget-ns", type=POSITIVE, default=params.LATENCY_BUDGET_NS, show_default=True,
+              help="--from-keras: the latency budget written into the description ([rtl] budget_ns).")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Create the design folder NAME here instead of golden/ (then pass --design ROOT/NAME).")
 @one_line_errors
-def designs_new(name: str, source: Path) -> None:
-    """Create golden/NAME/design.toml from a description (checked first; never overwrites)."""
+def designs_new(name: str, source: Path | None, keras_model: Path | None, input_format: str | None,
+                budget_ns: float, root: Path | None) -> None:
+    """Create golden/NAME/design.toml from a description or a QKeras model (checked first; never overwrites)."""
     import re
     import tomllib
 
     from model import design as D
 
-    folder = D.DESIGNS_ROOT / name
+    folder = (root or D.DESIGNS_ROOT) / name
     if (folder / D.DESIGN_FILE).exists():
         raise D.DesignError(f"{folder / D.DESIGN_FILE}: exists already; edit it or choose another name")
-    text = source.read_text()
+    if (source is None) == (keras_model is None):
+        raise click.UsageError("give one of --from DESCRIPTION.toml or --from-keras MODEL")
+    if keras_model is not None:
+        from pixvae import keras_flow
+
+        for line in keras_flow.import_model(name, keras_model, folder, input_format, budget_ns):
+            click.echo(line)
+        return
+    try:
+        text = source.read_text()
+    except UnicodeDecodeError:
+        raise D.DesignError(f"{source}: not a text design description (for a Keras model use --from-keras)") from None
     text, n = re.subn(r'(?m)^name\s*=\s*"[^"]*"', f'name = "{name}"', text, count=1)
     if not n:
         raise D.DesignError(f"{source}: no top-level 'name = \"...\"' line")
@@ -216,24 +246,38 @@ def export(design_name: str, run_dir: Path | None, reference: Path | None, adder
 @reference_opt
 @click.option("--out", type=click.Path(path_type=Path), default=None, callback=dir_callback,
               help="[default: RUN_DIR/golden]")
+@inputs_opt
+@raw_opt
 @one_line_errors
-def golden(design_name: str, run_dir: Path | None, reference: Path | None, out: Path | None) -> None:
-    """Write golden vectors (never overwrites an existing directory)."""
+def golden(design_name: str, run_dir: Path | None, reference: Path | None, out: Path | None,
+           inputs: Path | None, raw: bool) -> None:
+    """Write golden vectors (never overwrites an existing directory). A design with plain inputs takes
+    the user's --inputs plus random and corner sets; a track design, generated tracks."""
     from hw import golden as G
+    from model import inputs as I
     from pixvae import stages
 
     design = _design(design_name)
     run = _run(run_dir, design)
+    if reference is None and design.encoding is None:  # an imported design: its reference is in its folder
+        reference = design.reference_dir
     out = out or run.golden
     if (out / G.VECTORS_FILE).exists() or (out / G.MANIFEST_FILE).exists():  # refused by G.write too, after the work
         raise G.GoldenError(f"{out}: golden vectors exist already; they are never overwritten (use a new directory)")
     ref = _ref(design, reference, run)
+    if design.encoding is None:
+        user = I.read(design, inputs, raw) if inputs is not None else None
+        stages.make_golden(ref, None, out or run.golden, stages.convert(ref, run.hls), user, str(inputs or ""))
+        return
+    if inputs is not None:
+        raise click.BadParameter(f"design {design.name} encodes tracks; --inputs is for plain-input designs",
+                                 param_hint="--inputs")
     stages.make_data(run.test_data, stages.TEST_TRACKS, stages.TEST_SEED)
     stages.make_golden(ref, run.test_data, out, stages.convert(ref, run.hls))
 
 
 def _sim(design, run: RunPaths, ref_dir: Path, golden_dir: Path, clock_ns: float | None,
-         adder_levels: int | None, budget_ns: float, failure_waves: bool = True) -> dict[str, Any]:
+         adder_levels: int | None, budget_ns: float | None, failure_waves: bool = True) -> dict[str, Any]:
     from hw.golden import load as load_golden
     from hw.toolchain import setup_verilator_env
     from pixvae import stages
@@ -273,7 +317,7 @@ def _finish(results: dict[str, Any], run: RunPaths) -> None:
 @one_line_errors
 def sim(design_name: str, run_dir: Path | None, reference: Path | None, golden_dir: Path | None,
         clock_ns: float | None,
-        budget_ns: float, adder_levels: int | None, failure_waves: bool) -> None:
+        budget_ns: float | None, adder_levels: int | None, failure_waves: bool) -> None:
     """Build the RTL under Verilator and run the cocotb regression on golden vectors."""
     design = _design(design_name)
     run = _run(run_dir, design)
@@ -290,7 +334,7 @@ def sim(design_name: str, run_dir: Path | None, reference: Path | None, golden_d
 @levels_opt
 @failure_waves_opt
 @one_line_errors
-def regress(design_name: str, run_dir: Path | None, clock_ns: float | None, budget_ns: float,
+def regress(design_name: str, run_dir: Path | None, clock_ns: float | None, budget_ns: float | None,
             adder_levels: int | None, failure_waves: bool) -> None:
     """RTL regression of a design's committed reference model on its committed golden vectors."""
     design = _design(design_name)
@@ -302,53 +346,63 @@ def regress(design_name: str, run_dir: Path | None, clock_ns: float | None, budg
 @main.command("rtl-run")
 @design_opt
 @click.option("--inputs", "inputs", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="CSV with columns x00..x{n-1} of raw input codes (other columns are ignored).")
+              help="The inputs, .npy or .csv: a CSV with columns x00.. holds raw codes (other columns are ignored); "
+                   "anything else holds real values quantized to the input format (or raw codes with --raw).")
+@raw_opt
 @click.option("--out", type=click.Path(path_type=Path), required=True, callback=file_callback,
               help="CSV of the design's output columns.")
 @click.option("--threshold", type=int, default=None, help="Score threshold, raw [default: the committed one].")
+@click.option("--reference", "ref_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Any reference model directory of this design [default: the committed golden/DESIGN/reference].")
+@click.option("--keras", "keras_model", type=click.Path(exists=True, path_type=Path), default=None,
+              help="The Keras model the design was imported from: the RTL's outputs must equal its predict, "
+                   "hls4ml's C simulation and the numpy integer model on these inputs (exit 1 otherwise).")
 @click.option("--run-dir", type=click.Path(path_type=Path), default=None, callback=dir_callback,
-              help="[default: build/regress/DESIGN]")
+              help="[default: build/regress/DESIGN, or build/rtl-run/DESIGN-HASH with --reference]")
 @one_line_errors
-def rtl_run(design_name: str, inputs: Path, out: Path, threshold: int | None, run_dir: Path | None) -> None:
+def rtl_run(design_name: str, inputs: Path, raw: bool, out: Path, threshold: int | None, ref_dir: Path | None,
+            keras_model: Path | None, run_dir: Path | None) -> None:
     """Run any inputs through a design's RTL (the C++ bulk harness, not Python) and write its outputs."""
-    import numpy as np
     import pandas as pd
 
     from hw.golden import load as load_golden
+    from model import inputs as I
     from pixvae import stages
     from tb import bulk
 
     design = _design(design_name)
-    run = _run(run_dir, design, "build/regress")
-    ref = _ref(design, design.reference_dir, run)
-    if threshold is None:
+    ref = _ref(design, ref_dir or design.reference_dir, _run(run_dir, design, "build/regress"))
+    run = (_run(run_dir, design, "build/regress") if ref_dir is None or run_dir is not None
+           else RunPaths(Path("build/rtl-run") / f"{design.name}-{ref.model_hash[:12]}"))
+    if keras_model is not None and design.has_score and design.score != "network":
+        raise click.BadParameter(f"design {design.name} adds a {design.score} score to its network; --keras "
+                                 "compares a network's own outputs (score none or network)", param_hint="--keras")
+    if threshold is None and design.has_score:
         threshold = load_golden(design.vectors_dir, design, expected_hash=ref.model_hash).threshold_raw
     fmt = design.score_format
-    if not fmt.raw_min <= threshold <= fmt.raw_max:
+    if design.has_score and not fmt.raw_min <= threshold <= fmt.raw_max:
         raise bulk.BulkError(f"--threshold {threshold} does not fit {fmt.hls(False)} "
                              f"(raw {fmt.raw_min}..{fmt.raw_max})")
-    try:
-        df = pd.read_csv(inputs)
-    except (ValueError, pd.errors.ParserError) as e:
-        raise bulk.BulkError(f"{inputs}: not a CSV table ({str(e).splitlines()[0]})") from None
-    if df.empty:
-        raise bulk.BulkError(f"{inputs}: a header and no rows: no inputs to run")
-    missing = [c for c in design.x_columns if c not in df.columns]
-    extra = [c for c in df.columns if c.startswith("x") and c[1:].isdigit() and c not in design.x_columns]
-    if missing or extra:
-        raise bulk.BulkError(f"{inputs}: design {design.name} takes {design.n_inputs} inputs "
-                             f"{design.x_columns[0]}..{design.x_columns[-1]}; "
-                             + (f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}"))
-    codes = df[design.x_columns].to_numpy()
-    if not np.issubdtype(codes.dtype, np.integer):
-        raise bulk.BulkError(f"{inputs}: input columns must hold raw integer codes")
-    bulk.check_codes(design, codes, str(inputs))
+    codes = bulk.check_codes(design, I.read(design, inputs, raw), str(inputs))
     stages.export(ref, run.hls, run.rtl)
     exe = bulk.build(run.rtl, run.root / "bulk_build")[0]
-    res = bulk.run(exe, run.rtl, design, codes, threshold)
+    res = bulk.run(exe, run.rtl, design, codes, threshold or 0)
     out.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(res.y, columns=design.output_columns).to_csv(out, index=False)
-    click.echo(f"{len(codes)} inputs through the {design.name} RTL -> {out} (threshold {threshold} raw)")
+    click.echo(f"{len(codes)} inputs through the {design.name} RTL (model {ref.model_hash[:12]}) -> {out}"
+               + (f" (threshold {threshold} raw)" if design.has_score else ""))
+    if keras_model is not None:
+        from pixvae import keras_flow
+
+        last = res.y if not design.has_score else res.y[:, [design.output_columns.index("score")]]
+        lines, bad = keras_flow.check_against_keras(design, ref, keras_model, codes, last, run.hls)
+        for line in lines:
+            click.echo(line)
+        if bad:
+            click.echo(f"error: the RTL differs from {keras_model} on {bad} outputs", err=True)
+            sys.exit(1)
+        click.echo(f"bit-exact: the RTL equals {keras_model}'s predict, hls4ml's C simulation and the numpy "
+                   f"integer model on all {last.size} outputs")
 
 
 @main.command("waves")
@@ -461,12 +515,13 @@ def _liberties(values: tuple[str, ...]) -> dict[str, Path]:
               help="[default: build/timing/DESIGN]")
 @one_line_errors
 def timing(design_name: str, levels: str | None, targets: str, liberty: tuple[str, ...], library: str | None,
-           route_minutes: float, ecp5_levels: str | None, budget_ns: float, out: Path | None) -> None:
+           route_minutes: float, ecp5_levels: str | None, budget_ns: float | None, out: Path | None) -> None:
     """Close timing with open tools and choose the pipeline depth: Fmax on ECP5, the standard-cell
     period at each liberty corner, latency in ns per target; writes OUT/timing.json to commit."""
     from hw import closure
 
     design = _design(design_name)
+    budget_ns = design.budget_ns if budget_ns is None else budget_ns
     libs = _liberties(liberty)
     def ints(text: str, option: str) -> list[int]:
         try:
@@ -488,7 +543,7 @@ def timing(design_name: str, levels: str | None, targets: str, liberty: tuple[st
     (out / "timing.json").write_text(json.dumps(rep, indent=2) + "\n")
     for line in closure.table(rep):
         click.echo(line)
-    click.echo(f"\nreport: {out / 'timing.json'}; to make the 25 ns check use it: set [rtl] adder_levels = "
+    click.echo(f"\nreport: {out / 'timing.json'}; to make the {budget_ns:g} ns check use it: set [rtl] adder_levels = "
                f"{rep['adder_levels']} in {design.path / 'design.toml'} and commit it as {design.path / 'timing.json'}")
 
 

@@ -36,6 +36,15 @@ def log(msg: str) -> None:
     print(f"[pixvae] {msg}", flush=True)
 
 
+def _needs_tracks(design: Design) -> None:
+    """Training needs tracks: a design with plain inputs (an imported model) has none to train on."""
+    if design.encoding is None:
+        from model.design import DesignError
+
+        raise DesignError(f"{design.path / 'design.toml'}: plain inputs ([input] count), no track encoding to "
+                          "train on; its reference comes from `pixvae designs new --from-keras`")
+
+
 def make_data(out: Path, n: int, seed: int, spectrum: str = "falling") -> Path:
     """Generate tracks and write them in the public release's parquet layout (cached by n/seed)."""
     from model import dataformat, feature_cache, generator
@@ -83,6 +92,7 @@ def train(design: Design, train_dir: Path, ref_dir: Path, profile: str, onto: Pa
     train only the check."""
     from model import decoder
 
+    _needs_tracks(design)
     cfg = design.profile(profile)
     codes, ts, targets = load_codes(design, train_dir, seed=TRAIN_SEED)
     n = min(len(codes), int(cfg["n_tracks"]))
@@ -216,6 +226,16 @@ def golden_inputs(design: Design, test_dir: Path) -> tuple[np.ndarray, np.ndarra
     return np.concatenate(parts).astype(np.int64), np.array(names), thr_codes, rest.labels
 
 
+def plain_golden_inputs(design: Design, user: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, set names) of a design with plain inputs: the user's own inputs (if given), then the
+    random and corner sets over the whole input space."""
+    rand = stimulus.random_codes(design, GOLDEN_COUNTS["random"], RANDOM_SEED)
+    corner = stimulus.corner_codes(design)
+    parts = ([] if user is None else [np.asarray(user, dtype=np.int64)]) + [rand, corner]
+    names = ["user"] * (0 if user is None else len(user)) + ["random"] * len(rand) + ["corner"] * len(corner)
+    return np.concatenate(parts).astype(np.int64), np.array(names)
+
+
 def threshold(ref: reference.Reference, codes: np.ndarray, labels: Any) -> tuple[int, str]:
     """The committed threshold and its definition, as the design declares it."""
     from model import classifier
@@ -233,13 +253,20 @@ def threshold(ref: reference.Reference, codes: np.ndarray, labels: Any) -> tuple
                  f"{d.score_format.hls(False)} raw")
 
 
-def make_golden(ref: reference.Reference, test_dir: Path, out: Path, hm) -> dict[str, Any]:
-    """Compute the vectors with the numpy integer model; check hls4ml C-sim and QKeras against it."""
+def make_golden(ref: reference.Reference, test_dir: Path | None, out: Path, hm, user: np.ndarray | None = None,
+                user_source: str = "") -> dict[str, Any]:
+    """Compute the vectors with the numpy integer model; check hls4ml C-sim and QKeras against it.
+    A design with plain inputs takes `user` codes (from `user_source`) instead of tracks."""
     from tb import corners
 
     d, net = ref.design, ref.network
-    x, sets, thr_codes, thr_labels = golden_inputs(d, test_dir)
-    thr, thr_def = threshold(ref, thr_codes, thr_labels)
+    if d.encoding is None:
+        x, sets = plain_golden_inputs(d, user)
+        # A score's threshold over the user's inputs (or every vector without them): no labels here.
+        thr_codes, thr_labels = x[sets == "user"] if user is not None else x, None
+    else:
+        x, sets, thr_codes, thr_labels = golden_inputs(d, test_dir)
+    thr, thr_def = threshold(ref, thr_codes, thr_labels) if d.has_score else (None, "")
     # The directed set (tb/corners.py): searched from the other sets' inputs, for the targets of
     # this model and threshold; appended last, so the other sets' rows and ids stay as they were.
     directed, cov = corners.directed(net, thr, x, seed=DIRECTED_SEED, log=log)
@@ -255,8 +282,7 @@ def make_golden(ref: reference.Reference, test_dir: Path, out: Path, hm) -> dict
     keras_diff = d.layers[-1].result.to_raw(np.asarray(keras).reshape(last.shape)) != last
     manifest = {
         "model_hash": ref.model_hash,
-        "score_threshold_raw": thr,
-        "score_threshold_definition": thr_def,
+        **({"score_threshold_raw": thr, "score_threshold_definition": thr_def} if d.has_score else {}),
         "sets": {s: int(np.sum(sets == s)) for s in dict.fromkeys(sets)},
         "references": {
             "numpy_integer_vs_hls4ml_csim_mismatched_outputs": csim_diff,
@@ -265,7 +291,9 @@ def make_golden(ref: reference.Reference, test_dir: Path, out: Path, hm) -> dict
             "outputs_compared": int(last.size),
         },
         "data": {"test_data": str(test_dir), "seeds": {"test": TEST_SEED, "defects": DEFECT_SEED,
-                                                       "random": RANDOM_SEED, "directed": DIRECTED_SEED}},
+                                                       "random": RANDOM_SEED, "directed": DIRECTED_SEED}}
+        if d.encoding is not None
+        else {"user_inputs": user_source or None, "seeds": {"random": RANDOM_SEED, "directed": DIRECTED_SEED}},
         "directed": {k: v for k, v in cov.items() if k != "list"},  # functional coverage of that set alone
     }
     G.write(out, d, np.arange(len(x)), sets, x, y, manifest)
@@ -275,12 +303,14 @@ def make_golden(ref: reference.Reference, test_dir: Path, out: Path, hm) -> dict
 
 
 def simulate(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, clock_ns: float | None = None,
-             budget_ns: float = params.LATENCY_BUDGET_NS, failure_waves: bool = True) -> dict[str, Any]:
+             budget_ns: float | None = None, failure_waves: bool = True) -> dict[str, Any]:
     """Build and run the cocotb regression; `passed` and `fail_reasons` come from tb.verdict. A failing
     one also gets the waveform of its first failing vector (a traced build: minutes when cold) unless
-    `failure_waves` is False or PIXVAE_FAILURE_WAVES=0; the verdict is printed before it is built."""
+    `failure_waves` is False or PIXVAE_FAILURE_WAVES=0; the verdict is printed before it is built.
+    budget_ns: the latency budget [default: the design's [rtl] budget_ns]."""
     from tb import runner, verdict
 
+    budget_ns = design.budget_ns if budget_ns is None else budget_ns
     meta = R.load_meta(rtl_dir)
     params.check(clock_ns=clock_ns, budget_ns=budget_ns)
     clk = clock.resolve(design, rtl_dir, clock_ns)
@@ -351,10 +381,11 @@ def waves(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, out_
 
 def full_run(design: Design, run: RunPaths, profile: str, golden_out: Path,
              adder_levels: int | None = None, clock_ns: float | None = None,
-             budget_ns: float = params.LATENCY_BUDGET_NS,
+             budget_ns: float | None = None,
              failure_waves: bool = True) -> tuple[reference.Reference, R.RtlMeta, dict[str, Any]]:
     """Every stage in order: data, train, hls4ml + C-sim, Verilog, golden vectors, RTL regression."""
     params.check(clock_ns=clock_ns, budget_ns=budget_ns, adder_levels=adder_levels)
+    _needs_tracks(design)
     make_data(run.train_data, int(design.profile(profile)["n_tracks"]), TRAIN_SEED)
     make_data(run.test_data, TEST_TRACKS, TEST_SEED)
     train(design, run.train_data, run.reference, profile)
@@ -364,7 +395,7 @@ def full_run(design: Design, run: RunPaths, profile: str, golden_out: Path,
 
 def verify(ref: reference.Reference, run: RunPaths, golden_out: Path,
            adder_levels: int | None = None, clock_ns: float | None = None,
-           budget_ns: float = params.LATENCY_BUDGET_NS, failure_waves: bool = True) -> tuple[R.RtlMeta, dict[str, Any]]:
+           budget_ns: float | None = None, failure_waves: bool = True) -> tuple[R.RtlMeta, dict[str, Any]]:
     """A trained model to its regression verdict: hls4ml + C-sim, Verilog, golden vectors, RTL regression."""
     hm = convert(ref, run.hls)
     meta = export(ref, run.hls, run.rtl, adder_levels, hm=hm)

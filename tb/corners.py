@@ -113,6 +113,8 @@ def targets(net: IntegerNetwork, threshold: int, rg: ranges.Ranges | None = None
     def score(name: str, group: str, t_lo: int, t_hi: int) -> None:
         out.append(Target(name, group, "score", 0, t_lo, t_hi, t_lo <= t_hi and t_lo <= hi and t_hi >= lo))
 
+    if not d.has_score:  # the last layer's outputs are the design's outputs: its targets above
+        return out
     if d.score != "network":
         score(f"score at its bound min {lo}", "field", lo, lo)
         score(f"score at its bound max {hi}", "field", hi, hi)
@@ -192,6 +194,8 @@ def observe(net: IntegerNetwork, x: np.ndarray, key: str | None = None,
             _chain(net.check, fixed_ref.check_inputs(d, x), d.check.input_frac, obs, cmove)
             return obs
     last = _chain(net.layers, x, d.input_format.frac, obs, move)
+    if not d.has_score:
+        return obs
     if d.score == "network":
         score = last[:, 0]
     else:

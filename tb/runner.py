@@ -195,11 +195,13 @@ def run(
     sim: str = "verilator",
     track: int | None = None,
     shard: tuple[int, int] | None = None,
-    budget_ns: float = params.LATENCY_BUDGET_NS,
+    budget_ns: float | None = None,
 ) -> dict[str, Any]:
-    """Run cocotb tests; raises RegressionFailed when any fails. Returns the results JSON if written."""
+    """Run cocotb tests; raises RegressionFailed when any fails. Returns the results JSON if written.
+    budget_ns: the latency budget [default: the design's [rtl] budget_ns]."""
     from cocotb_tools.runner import get_runner
 
+    budget_ns = design.budget_ns if budget_ns is None else budget_ns
     meta = R.load_meta(rtl_dir)
     params.check(clock_ns=clock_ns, budget_ns=budget_ns)
     clk = clock.resolve(design, rtl_dir, clock_ns)

@@ -15,7 +15,11 @@ def corner_codes(design: Design) -> np.ndarray:
     rows += list(np.eye(n) * top)
     lo, hi = top // 3, top - top // 3
     rows += [np.resize([lo, hi], n), np.resize([hi, lo], n)]
-    if design.encoding.y0:
+    bottom = design.input_format.raw_min
+    if bottom < 0:  # signed plain inputs: the negative end too, alone and against the top
+        rows += [np.full(n, bottom), *list(np.eye(n) * bottom), np.resize([bottom, top], n),
+                 np.resize([top, bottom], n)]
+    if design.encoding is not None and design.encoding.y0:
         for y0 in (0, top):
             for base in (0, top):
                 r = np.full(n, base)
@@ -27,7 +31,7 @@ def corner_codes(design: Design) -> np.ndarray:
 def random_codes(design: Design, n: int, seed: int) -> np.ndarray:
     """Uniform over the whole code space, plus sparse tracks (most inputs zero) of random level."""
     rng = np.random.default_rng(seed)
-    top, k = design.input_format.raw_max, design.n_inputs
-    dense = rng.integers(0, top + 1, size=(n - n // 2, k))
-    sparse = rng.integers(0, top + 1, size=(n // 2, k)) * (rng.random((n // 2, k)) < 0.15)
+    top, k, bottom = design.input_format.raw_max, design.n_inputs, design.input_format.raw_min
+    dense = rng.integers(bottom, top + 1, size=(n - n // 2, k))
+    sparse = rng.integers(bottom, top + 1, size=(n // 2, k)) * (rng.random((n // 2, k)) < 0.15)
     return np.concatenate([dense, sparse]).astype(np.int64)

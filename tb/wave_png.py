@@ -76,7 +76,8 @@ def _rows(meta: RtlMeta) -> list[tuple[str, str, int, int, bool, int]]:
     """
     rows = [(n, n, 0, 1, False, 0) for n in ("clk", "rst", "in_valid")]
     rows += [("in_data", "in_data", 0, meta.input_bits, False, 0)]
-    rows += [("score_threshold", "score_threshold", 0, meta.score_bits, meta.score_signed, _frac(meta, "score"))]
+    if any(f.name == "score" for f in meta.fields):  # a design without a score has no threshold port
+        rows += [("score_threshold", "score_threshold", 0, meta.score_bits, meta.score_signed, _frac(meta, "score"))]
     rows += [("out_valid", "out_valid", 0, 1, False, 0)]
     for f in meta.fields:
         frac = _frac(meta, f.name)

@@ -8,9 +8,10 @@
 //   PIXVAE_OUTPUTS(X)             X(port, bits) for each data output port, in design order
 //
 // usage: bulk_tb IN OUT THRESHOLD [+plusargs...]
-//   IN   n x N_INPUTS little-endian uint16 input codes (input j of track i at index i*N_INPUTS+j)
+//   IN   n x N_INPUTS little-endian uint32 input codes, each its CODE_BITS-bit pattern (two's complement
+//        for a signed input format; input j of track i at index i*N_INPUTS+j)
 //   OUT  n records: each output port's bits, little-endian, in ceil(bits/8) bytes, in design order
-//   THRESHOLD  the score threshold's bit pattern as an unsigned decimal
+//   THRESHOLD  the score threshold's bit pattern as an unsigned decimal (ignored without PIXVAE_THRESHOLD)
 //   +plusargs  passed to Verilator ($value$plusargs in the RTL, +verilator+seed+N, ...)
 // Every register starts at a random value (a model built with --x-initial unique) before the reset,
 // so a reset that fails to clear the valid pipeline shows. After the first reset edge, every data
@@ -69,10 +70,10 @@ int main(int argc, char** argv) {
     }
     std::FILE* fin = std::fopen(argv[1], "rb");
     if (!fin) { std::perror(argv[1]); return 2; }
-    std::vector<uint16_t> codes;
-    uint16_t buf[1 << 15];
+    std::vector<uint32_t> codes;
+    uint32_t buf[1 << 14];
     size_t got;
-    while ((got = std::fread(buf, 2, sizeof buf / 2, fin)) > 0) codes.insert(codes.end(), buf, buf + got);
+    while ((got = std::fread(buf, 4, sizeof buf / 4, fin)) > 0) codes.insert(codes.end(), buf, buf + got);
     std::fclose(fin);
     if (codes.size() % N_INPUTS) { std::fprintf(stderr, "%s: not a multiple of %d codes\n", argv[1], N_INPUTS); return 2; }
     const size_t n = codes.size() / N_INPUTS;
@@ -81,10 +82,12 @@ int main(int argc, char** argv) {
     ctx->randSeed(1);   // reproducibly; +verilator+seed+N below picks another
     ctx->commandArgs(argc, argv);
     auto top = std::make_unique<Vtop>(ctx.get());
+#ifdef PIXVAE_THRESHOLD
     top->score_threshold = static_cast<uint64_t>(std::strtoull(argv[3], nullptr, 10));
+#endif
     top->in_valid = 0;
     top->clk = 0;
-    const uint32_t code_mask = (1u << CODE_BITS) - 1;
+    const uint32_t code_mask = static_cast<uint32_t>((uint64_t{1} << CODE_BITS) - 1);
     auto edge = [&]() { top->clk = 1; top->eval(); top->clk = 0; top->eval(); };
     // Reset for two edges while tracks are offered (all inputs at their top code): a reset clears
     // the valid pipeline and ignores in_valid, so out_valid must be low after each reset edge and
@@ -118,7 +121,7 @@ int main(int argc, char** argv) {
         top->in_valid = cycle < n;
         clear(top->in_data);
         if (cycle < n) {
-            const uint16_t* c = &codes[cycle * N_INPUTS];
+            const uint32_t* c = &codes[cycle * N_INPUTS];
             for (int j = 0; j < N_INPUTS; ++j) set_bits(top->in_data, j * CODE_BITS, c[j] & code_mask);
         }
         edge();  // track `cycle` accepted at this edge; outputs below belong to earlier tracks
