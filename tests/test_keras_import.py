@@ -229,7 +229,7 @@ def _through(tmp_path: Path, model, name: str, input_format: str, user: np.ndarr
 
     g = G.load(design.vectors_dir, design, expected_hash=ref.model_hash)
     mine = g.sets == "user"
-    assert mine.sum() == len(user) and set(g.sets) == {"user", "random", "corner"}
+    assert mine.sum() == len(user) and set(g.sets) == {"user", "random", "corner", "directed"}
     assert np.array_equal(g.y[mine], K.predict_raw(design, model, g.x[mine]))  # the user's own model, bit for bit
     assert np.any(g.y[mine] != 0)
     return hm
