@@ -248,11 +248,15 @@ def export(design_name: str, run_dir: Path | None, reference: Path | None, adder
               help="[default: RUN_DIR/golden]")
 @inputs_opt
 @raw_opt
+@click.option("--kill-inputs", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Raw input codes (.csv with columns x00.., or .npy) appended as the set 'kill': inputs that "
+                   "kill mutants the other sets let through (`pixvae mutate` writes them).")
 @one_line_errors
 def golden(design_name: str, run_dir: Path | None, reference: Path | None, out: Path | None,
-           inputs: Path | None, raw: bool) -> None:
+           inputs: Path | None, raw: bool, kill_inputs: Path | None) -> None:
     """Write golden vectors (never overwrites an existing directory). A design with plain inputs takes
-    the user's --inputs plus random and corner sets; a track design, generated tracks."""
+    the user's --inputs plus random and corner sets; a track design, generated tracks; both then get
+    the directed set (tb/corners.py) and any --kill-inputs."""
     from hw import golden as G
     from model import inputs as I
     from pixvae import stages
@@ -264,16 +268,17 @@ def golden(design_name: str, run_dir: Path | None, reference: Path | None, out: 
     out = out or run.golden
     if (out / G.VECTORS_FILE).exists() or (out / G.MANIFEST_FILE).exists():  # refused by G.write too, after the work
         raise G.GoldenError(f"{out}: golden vectors exist already; they are never overwritten (use a new directory)")
+    kill = I.read(design, kill_inputs, raw=True) if kill_inputs is not None else None
     ref = _ref(design, reference, run)
     if design.encoding is None:
         user = I.read(design, inputs, raw) if inputs is not None else None
-        stages.make_golden(ref, None, out or run.golden, stages.convert(ref, run.hls), user, str(inputs or ""))
+        stages.make_golden(ref, None, out, stages.convert(ref, run.hls), user, str(inputs or ""), kill=kill)
         return
     if inputs is not None:
         raise click.BadParameter(f"design {design.name} encodes tracks; --inputs is for plain-input designs",
                                  param_hint="--inputs")
     stages.make_data(run.test_data, stages.TEST_TRACKS, stages.TEST_SEED)
-    stages.make_golden(ref, run.test_data, out, stages.convert(ref, run.hls))
+    stages.make_golden(ref, run.test_data, out, stages.convert(ref, run.hls), kill=kill)
 
 
 def _sim(design, run: RunPaths, ref_dir: Path, golden_dir: Path, clock_ns: float | None,

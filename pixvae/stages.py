@@ -254,9 +254,10 @@ def threshold(ref: reference.Reference, codes: np.ndarray, labels: Any) -> tuple
 
 
 def make_golden(ref: reference.Reference, test_dir: Path | None, out: Path, hm, user: np.ndarray | None = None,
-                user_source: str = "") -> dict[str, Any]:
+                user_source: str = "", kill: np.ndarray | None = None) -> dict[str, Any]:
     """Compute the vectors with the numpy integer model; check hls4ml C-sim and QKeras against it.
-    A design with plain inputs takes `user` codes (from `user_source`) instead of tracks."""
+    A design with plain inputs takes `user` codes (from `user_source`) instead of tracks. `kill`:
+    input codes appended last as the set "kill" (inputs that kill mutants, from `pixvae mutate`)."""
     from tb import corners
 
     d, net = ref.design, ref.network
@@ -272,6 +273,9 @@ def make_golden(ref: reference.Reference, test_dir: Path | None, out: Path, hm, 
     directed, cov = corners.directed(net, thr, x, seed=DIRECTED_SEED, log=log)
     x = np.concatenate([x, directed])
     sets = np.concatenate([sets, np.full(len(directed), "directed")])
+    if kill is not None and len(kill):
+        x = np.concatenate([x, np.asarray(kill, dtype=np.int64)])
+        sets = np.concatenate([sets, np.full(len(kill), "kill")])
     last = net.forward(x)
     y = net.outputs(x, thr)
     csim = hls.csim_raw(d, hm, x)
