@@ -200,6 +200,8 @@ def chain_rows() -> list[Row]:
         Row("raw y-profiles, 20 slices, float y0", lambda t: _flat(t.prof["raw"]), None),
         Row("raw y-profiles, 8 slices, float y0", lambda t: _flat(t.prof["raw"][:, s8]), None),
         Row("raw y-profiles, 4 slices, float y0", lambda t: _flat(t.prof["raw"][:, s4]), None),
+        Row("raw y-profiles, 4 slices, 8-bit y0", lambda t: _flat(t.prof["raw"][:, s4]), 8),
+        Row("raw y-profiles, 4 slices, 4-bit y0", lambda t: _flat(t.prof["raw"][:, s4]), 4),
         Row("readout: noise only (80 e), 4 slices, float y0", lambda t: _flat(t.prof["noise"][:, s4]), None),
         Row("readout: threshold only (400 e), 4 slices, float y0", lambda t: _flat(t.prof["threshold"][:, s4]),
             None),
