@@ -6,8 +6,9 @@ pT is the small difference between the crossing angle (cotBeta, which the cluste
 the geometric angle atan(y0 / r) (which y0 gives); at 2 GeV it is 0.0086 in cotBeta. So every
 step is measured twice:
 - one-step: a classifier on the inputs themselves (the profiles or codes, and y0);
-- two-stage: a regressor infers cotBeta from the profiles or codes alone (out-of-fold on the
-  training half), then a classifier sees (cotBeta estimate, y0, cotBeta estimate - y0 / r).
+- two-stage: a regressor infers cotBeta from the profiles or codes alone (trained on the first
+  half of the training tracks), then a classifier, trained on the second half, sees (cotBeta
+  estimate, y0, atan(y0 / r), cotBeta estimate - y0 / r).
 Every row of the chain table uses the same classifier family (scikit-learn histogram gradient-
 boosted trees), the same tracks and the same train/test halves; AUC (Hanley-McNeil error) and
 background rejection at 93% / 98% signal efficiency (bootstrap error, model.metrics).
