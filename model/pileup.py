@@ -265,8 +265,8 @@ def format_row(r: dict[str, Any]) -> str:
 
 
 def physics(tracks: Tracks) -> dict[str, float]:
-    """The numbers that explain the table: the bend at 2 GeV and 0.5 GeV in cotBeta, and the rms
-    angle error of y0 at each precision (bin / sqrt(12) / r)."""
+    """The numbers that explain the table: the bend at 2, 1 and 0.5 GeV in cotBeta, the rms angle
+    error of y0 at each precision (bin / sqrt(12) / r), and the spread of cotBeta and of the bend."""
     out = {}
     for pt in (2.0, 1.0, 0.5):
         r_mm = pt / (0.3 * 3.8) * 1e3
@@ -274,6 +274,11 @@ def physics(tracks: Tracks) -> dict[str, float]:
     for bits in (4, 8, 10):
         err = y0_value(tracks.y_local, bits) - tracks.y_local
         out[f"y0_{bits}bit_angle_rms"] = float(np.sqrt(np.mean(err**2)) / RADIUS_MM)
+    # The scale for an angle estimate's error: the spread of cotBeta and of the bend cotBeta - y / r.
+    bend, sig = tracks.cot_beta - tracks.y_local / RADIUS_MM, tracks.signal == 1
+    out["cotbeta_rms"] = float(np.sqrt(np.mean(tracks.cot_beta**2)))
+    for name, mask in (("all", np.ones_like(sig)), ("signal", sig), ("background", ~sig)):
+        out[f"bend_rms_{name}"] = float(np.sqrt(np.mean(bend[mask] ** 2)))
     return out
 
 
