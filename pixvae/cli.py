@@ -713,6 +713,29 @@ def ceiling(design_name: str, tracks: int) -> None:
 
 
 @main.command()
+@click.option("--tracks", type=click.IntRange(min=400), default=6_000, show_default=True,
+              help="Generated tracks; the first half trains, the second half is measured.")
+@click.option("--parts", default="chain,mlp,percent-error", show_default=True,
+              help="Comma-separated: chain (gradient-boosted trees along the chain), mlp (the paper's "
+                   "off-detector MLP), percent-error (vae-high's and vae-low's, several definitions).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("build/pileup/pileup.json"), show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@one_line_errors
+def pileup(tracks: int, parts: str, out: Path, threads: int) -> None:
+    """Where the pT information is lost along the chain, measured step by step (model/pileup.py)."""
+    from model import pileup as P
+
+    chosen = tuple(p.strip() for p in parts.split(",") if p.strip())
+    if not chosen or any(p not in P.PARTS for p in chosen):
+        raise click.UsageError(f"--parts: expected some of {', '.join(P.PARTS)}, found '{parts}'")
+    doc = P.run(tracks, chosen, threads, log=lambda m: click.echo(m, err=True))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    click.echo("\n".join(P.table(doc)))
+    click.echo(f"written {out} ({doc['seconds']:.0f} s)")
+
+
+@main.command()
 @measure_options
 @click.option("--out", type=click.Path(path_type=Path), default=None, callback=dir_callback,
               help="Folder for report.html and metrics.json [default: build/report/DESIGN].")
