@@ -16,7 +16,8 @@ damages what was already on disk. In memory (:class:`TrackSet`) everything is fl
 
 Reading (layouts, validation, NaN rows, streaming) is in :mod:`model.release_layout` and
 :mod:`model.release_reader`; :func:`read_dataset` and :func:`iter_dataset` are kept here as the
-entry points.
+entry points. :class:`TrackSet`, the column names and shapes and :class:`DataFormatError` live in
+:mod:`model.tracks`, which the readers share, and are importable from here as before.
 """
 
 from __future__ import annotations
@@ -25,87 +26,33 @@ import contextlib
 import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-if TYPE_CHECKING:
-    from model.release_reader import FileReport
+from model.release_layout import find_pairs
+from model.release_reader import FileReport, iter_tracksets, read_all
+from model.tracks import (  # noqa: F401 (the format's definitions, read from here by most callers)
+    CSV_SLICES,
+    INDEX_COLUMN,
+    LABEL_COLUMNS,
+    N_COLS,
+    N_ROWS,
+    OPTIONAL_LABELS,
+    PIXELS,
+    REQUIRED_LABELS,
+    ROW_GROUP_ROWS,
+    DataFormatError,
+    TrackSet,
+    charge_names,
+)
 
-LABEL_COLUMNS: tuple[str, ...] = (
-    "x-entry", "y-entry", "z-entry", "n_x", "n_y", "n_z", "number_eh_pairs",
-    "y-local", "pt", "cotAlpha", "cotBeta", "y-midplane", "x-midplane",
-)  # fmt: skip
-# What the features and evaluations use (y0, the pileup and angle selections). Older label
-# writers left out the midplanes or more; absent optional columns read as NaN.
-REQUIRED_LABELS: tuple[str, ...] = ("y-local", "pt", "cotAlpha", "cotBeta")
-OPTIONAL_LABELS: tuple[str, ...] = tuple(c for c in LABEL_COLUMNS if c not in REQUIRED_LABELS)
-N_ROWS = 13
-N_COLS = 21
-PIXELS = N_ROWS * N_COLS
-CSV_SLICES = 8
-INDEX_COLUMN = "__index_level_0__"  # pandas' name for an unnamed index stored as a column
 Layout = Literal["subfolders", "flat"]
 LAYOUTS: tuple[str, ...] = ("subfolders", "flat")
-
-
-class DataFormatError(ValueError):
-    """A dataset file that does not match the release format (one-line message)."""
-
-
-@dataclass
-class TrackSet:
-    """Clusters and their truth labels.
-
-    charges: float32 ``(n, T, 13, 21)`` in electrons; labels: one float32 row per cluster with
-    exactly :data:`LABEL_COLUMNS` (NaN in optional columns a release file did not have).
-    """
-
-    charges: np.ndarray
-    labels: pd.DataFrame
-
-    def __post_init__(self) -> None:
-        self.charges = np.asarray(self.charges, dtype=np.float32)
-        if self.charges.ndim != 4 or self.charges.shape[2:] != (N_ROWS, N_COLS):
-            raise ValueError(f"charges: expected shape (n, T, 13, 21), found {self.charges.shape}")
-        missing = [c for c in LABEL_COLUMNS if c not in self.labels.columns]
-        if missing:
-            raise ValueError(f"labels: column '{missing[0]}' missing")
-        if len(self.labels) != len(self.charges):
-            raise ValueError(f"labels: {len(self.labels)} rows but charges have {len(self.charges)}")
-        self.labels = self.labels.loc[:, list(LABEL_COLUMNS)].astype(np.float32).reset_index(drop=True)
-
-    def __len__(self) -> int:
-        return len(self.charges)
-
-    @property
-    def n_slices(self) -> int:
-        return int(self.charges.shape[1])
-
-    def subset(self, idx: Any) -> TrackSet:
-        """Tracks selected by a slice, integer indices or a boolean mask."""
-        rows = np.arange(len(self))[idx]
-        return TrackSet(self.charges[rows], self.labels.iloc[rows])
-
-    @staticmethod
-    def concat(sets: Sequence[TrackSet]) -> TrackSet:
-        if len({s.n_slices for s in sets}) > 1:
-            found = sorted({s.n_slices for s in sets})
-            raise ValueError(f"cannot concatenate track sets with {found} slices")
-        return TrackSet(
-            np.concatenate([s.charges for s in sets]),
-            pd.concat([s.labels for s in sets], ignore_index=True),
-        )
-
-
-def charge_names(n_slices: int) -> list[str]:
-    """Column names of a charge file with `n_slices` slices: "0".."n_slices*273-1"."""
-    return [str(i) for i in range(n_slices * PIXELS)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -114,8 +61,6 @@ def charge_names(n_slices: int) -> list[str]:
 
 def dataset_file_ids(path: str | os.PathLike[str]) -> list[int]:
     """The d{N} ids of a release folder or file, sorted (an id repeats if two subfolders hold it)."""
-    from model.release_layout import find_pairs
-
     return sorted(pair.file_id for pair in find_pairs(path))
 
 
@@ -128,8 +73,6 @@ def iter_dataset(
     :class:`~model.release_reader.FileReport` (by default, files that lost rows or optional label
     columns are logged as warnings).
     """
-    from model.release_reader import iter_tracksets
-
     yield from iter_tracksets(path, report)
 
 
@@ -139,8 +82,6 @@ def read_dataset(path: str | os.PathLike[str], report: Callable[[FileReport], No
     For releases too large for memory, ``pixvae data import`` streams them into a features file
     (:mod:`model.feature_cache`).
     """
-    from model.release_reader import read_all
-
     return read_all(path, report)
 
 
@@ -195,9 +136,6 @@ def release_paths(out_dir: str | os.PathLike[str], file_id: int, layout: Layout 
     if layout == "flat":
         return {kind: out / f"{kind}_d{file_id}.parquet" for kind in kinds}
     return {kind: out / kind / f"{kind}_d{file_id}.parquet" for kind in kinds}
-
-
-ROW_GROUP_ROWS = 4096  # bounds the float64 copy a writer builds and what a streaming reader decodes at once
 
 
 @functools.lru_cache(maxsize=8)

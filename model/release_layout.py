@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.dataformat import DataFormatError
+from model.tracks import DataFormatError
 
 CHARGE_GLOBS = ("recon3D_d*.parquet", "recon8t_d*.csv")
 _SET_FILE = re.compile(r"^(labels|recon2D|recon3D|recon8t)_d(\d+)\.(parquet|csv)$")

@@ -28,7 +28,8 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from model.dataformat import (
+from model.release_layout import FilePair, find_pairs
+from model.tracks import (
     CSV_SLICES,
     INDEX_COLUMN,
     LABEL_COLUMNS,
@@ -42,7 +43,6 @@ from model.dataformat import (
     TrackSet,
     charge_names,
 )
-from model.release_layout import FilePair, find_pairs
 
 BATCH_ROWS = ROW_GROUP_ROWS
 # Public loaders drop the odd NaN row. When more than half of a file's rows are NaN the file
