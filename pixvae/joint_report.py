@@ -15,7 +15,8 @@ from model import joint_scores as J
 from model.decoder import Decoder, latent_input
 from model.design import N_ROWS, Design
 from model.offchip import Offchip
-from pixvae.model_report import _png, plt
+from pixvae.figures import plt
+from pixvae.figures import png as _png
 
 LATENT_POINTS = 1500  # normal tracks drawn in the latent maps (and a third as many per defect)
 NAMES = {"energy": "energy difference ||x - x'||^2", "bce": "BCE", "dice": "DICE", "bce_dice": "BCE + DICE",

@@ -3,16 +3,10 @@ model's measurements, with the paper's figures beside ours and where each came f
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
@@ -20,15 +14,8 @@ from model import evaluation as E  # noqa: E402
 from model import metrics as M  # noqa: E402
 from model.design import N_ROWS, Design  # noqa: E402
 from pixvae import measure  # noqa: E402
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    if fig.get_layout_engine() is None:
-        fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+from pixvae.figures import plt  # noqa: E402
+from pixvae.figures import png as _png  # noqa: E402
 
 
 def _percent_error(m: E.Measured) -> str:
