@@ -25,10 +25,12 @@ KL is from the float KL is measured (`pixvae evaluate`), not assumed.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from model.design import Design
+if TYPE_CHECKING:  # annotations only: the description's range analysis imports this module
+    from model.design import Design
 
 
 def _round(v: np.ndarray) -> np.ndarray:
