@@ -12,7 +12,7 @@ from pathlib import Path
 
 from hw import hls, params
 from hw import rtl as R
-from model import reference
+from model.fixed import reference
 
 
 def log(msg: str) -> None:

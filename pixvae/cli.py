@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from hw import params
-from model.design import DEFAULT_DESIGN
+from model.description.design import DEFAULT_DESIGN
 from pixvae.paths import RunPaths
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the logs
@@ -29,10 +29,10 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from hw.synth import SynthError
     from hw.timing import TimingError
     from hw.toolchain import ToolchainError
-    from model.decoder import DecoderError
-    from model.design import DesignError
-    from model.offchip import OffchipError
-    from model.reference import ReferenceError
+    from model.description.design import DesignError
+    from model.fixed.decoder import DecoderError
+    from model.fixed.reference import ReferenceError
+    from model.networks.offchip import OffchipError
     from pixvae.measure import MetricsError
     from tb.bulk import BulkError
 
@@ -40,7 +40,7 @@ def _known_errors() -> tuple[type[BaseException], ...]:
                                        ParameterError, RtlError, DesignError, SynthError, TimingError, ClockError,
                                        DecoderError, MetricsError, OffchipError, FileNotFoundError]
     try:
-        from model.dataformat import DataFormatError
+        from model.data.dataformat import DataFormatError
 
         errs.append(DataFormatError)
     except ImportError:
@@ -95,7 +95,7 @@ def main() -> None:
 
 
 try:
-    from model.data_cli import data as _data_group
+    from model.data.data_cli import data as _data_group
 
     main.add_command(_data_group, "data")
 except ImportError:  # the data CLI is optional while the data module is developed
@@ -103,7 +103,7 @@ except ImportError:  # the data CLI is optional while the data module is develop
 
 
 def _design(name: str):
-    from model import design as D
+    from model.description import design as D
 
     return D.load(name)
 
@@ -113,7 +113,7 @@ def _run(run_dir: Path | None, design, root: str = "runs") -> RunPaths:
 
 
 def _ref(design, reference: Path | None, run: RunPaths):
-    from model import reference as refmod
+    from model.fixed import reference as refmod
 
     return refmod.load(reference or run.reference, design)
 
@@ -125,7 +125,7 @@ def designs(ctx: click.Context) -> None:
     """List the designs (golden/*/design.toml); `designs new` adds one from a description."""
     if ctx.invoked_subcommand:
         return
-    from model import design as D
+    from model.description import design as D
 
     click.echo(f"{'design':<14} {'kind':<12} {'inputs':<16} {'layers':<22} {'sparsity':<9} committed reference")
     for name in D.names():
@@ -147,7 +147,7 @@ def designs_new(name: str, source: Path) -> None:
     import re
     import tomllib
 
-    from model import design as D
+    from model.description import design as D
 
     folder = D.DESIGNS_ROOT / name
     if (folder / D.DESIGN_FILE).exists():
@@ -529,7 +529,7 @@ def _measure(design_name: str, reference: Path | None, tracks: int | None, seed_
     if tracks:
         sizes = {k: tracks for k in measure.DEFAULT_SIZES}
     elif committed.is_file():
-        from model import reference as refmod
+        from model.fixed import reference as refmod
 
         sizes = measure.load_metrics(committed, refmod.model_hash(ref_dir)).get("sample_sizes", {})
         sizes = {k: int(sizes.get(k, v)) for k, v in measure.DEFAULT_SIZES.items()}
@@ -594,10 +594,10 @@ def evaluate(design_name: str, reference: Path | None, tracks: int | None, seed_
 @one_line_errors
 def ceiling(design_name: str, tracks: int) -> None:
     """What the design's input codes tell of each defect at all: a classifier trained WITH defect labels
-    (model/ceiling.py), beside the committed on-chip score. A reference, not an on-chip score."""
-    from model import ceiling as C
-    from model import reference as refmod
-    from model.evaluation import DEFECT_KINDS
+    (model/measurements/ceiling.py), beside the committed on-chip score. A reference, not an on-chip score."""
+    from model.fixed import reference as refmod
+    from model.measurements import ceiling as C
+    from model.measurements.evaluation import DEFECT_KINDS
     from pixvae import measure
 
     design = _design(design_name)

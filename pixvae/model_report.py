@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
-from model import evaluation as E  # noqa: E402
-from model import metrics as M  # noqa: E402
-from model.design import N_ROWS, Design  # noqa: E402
+from model.description.design import N_ROWS, Design  # noqa: E402
+from model.measurements import evaluation as E  # noqa: E402
+from model.measurements import metrics as M  # noqa: E402
 from pixvae import measure  # noqa: E402
 from pixvae.figures import plt  # noqa: E402
 from pixvae.figures import png as _png  # noqa: E402
@@ -170,8 +170,8 @@ def write(design: Design, m: E.Measured, doc: dict[str, Any], out: Path, ref_dir
     out.mkdir(parents=True, exist_ok=True)
     joint = ""
     if m.thesis:  # a JointVAE: the thesis's part of the report
-        from model import decoder as decmod
-        from model import reference
+        from model.fixed import decoder as decmod
+        from model.fixed import reference
         from pixvae import joint_report
 
         ref_dir = ref_dir or design.reference_dir

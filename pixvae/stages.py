@@ -16,8 +16,8 @@ from hw import clock, hls, params
 from hw import golden as G
 from hw import rtl as R
 from hw.export import convert, export, log
-from model import reference
-from model.design import Design
+from model.description.design import Design
+from model.fixed import reference
 from pixvae import measure
 from pixvae.paths import RunPaths
 from tb import stimulus
@@ -33,7 +33,7 @@ TEST_TRACKS = 8000  # golden sets (2,100 tracks) plus the normal tracks that set
 
 def make_data(out: Path, n: int, seed: int, spectrum: str = "falling") -> Path:
     """Generate tracks and write them in the public release's parquet layout (cached by n/seed)."""
-    from model import dataformat, feature_cache, generator
+    from model.data import dataformat, feature_cache, generator
 
     stamp = out / "pixvae_data.json"
     key = {"n": n, "seed": seed, "spectrum": spectrum}
@@ -57,7 +57,7 @@ def load_codes(design: Design, data_dir: Path, seed: int) -> tuple[np.ndarray, A
     """The design's input codes, the tracks' labels (as `.labels`) and, for a VAE, its decoder's
     target codes, of a dataset: from its features cache when `pixvae data import` wrote one (a
     full release never sits in memory), else read in the real format."""
-    from model import dataformat, encoding, feature_cache
+    from model.data import dataformat, encoding, feature_cache
 
     vae = design.decoder is not None
     if (Path(data_dir) / feature_cache.FEATURES_FILE).is_file():
@@ -76,7 +76,7 @@ def train(design: Design, train_dir: Path, ref_dir: Path, profile: str, onto: Pa
     the reference; a classifier otherwise), then its profile check if it has one, and save the
     reference model. With `onto` (a reference of this design): keep that encoder and decoder and
     train only the check."""
-    from model import decoder
+    from model.fixed import decoder
 
     cfg = design.profile(profile)
     codes, ts, targets = load_codes(design, train_dir, seed=TRAIN_SEED)
@@ -89,7 +89,7 @@ def train(design: Design, train_dir: Path, ref_dir: Path, profile: str, onto: Pa
         old = reference.load(onto, design, with_check=False)
         net, dec = old.network, decoder.load(onto, design, old.model_hash)
         if design.joint:  # a JointVAE's float parts are tied to the hash too: carried over like the decoder
-            from model import offchip
+            from model.networks import offchip
 
             extras = offchip.load(onto, design, old.model_hash).arrays
         meta = {k: v for k, v in old.metadata.items() if k not in ("design", "model_hash", "check")}
@@ -100,11 +100,11 @@ def train(design: Design, train_dir: Path, ref_dir: Path, profile: str, onto: Pa
             + (f", pruned to {design.sparsity:g}" if design.sparsity else ""))
         dec_model = None
         if design.kind == "classifier":
-            from model import classifier
+            from model.networks import classifier
 
             model, history = classifier.train(design, codes[:n], ts.labels.iloc[:n], cfg)
         elif design.joint:  # a JointVAE, and its float baseline beside it
-            from model import jointvae, offchip
+            from model.networks import jointvae, offchip
 
             model, history, dec_model, logvar = jointvae.train(design, codes[:n], targets[:n], cfg)
             log(f"train: the float baseline of {design.name} (same architecture, no quantizers)")
@@ -112,7 +112,7 @@ def train(design: Design, train_dir: Path, ref_dir: Path, profile: str, onto: Pa
             extras = offchip.collect(design, logvar, f_enc, f_logvar, f_dec, model)
             extra_meta = {"float_baseline_history": f_hist}
         else:
-            from model import vae
+            from model.networks import vae
 
             model, history, dec_model = vae.train(design, codes[:n], targets[:n], cfg)
         net = reference.from_keras(design, model)
@@ -127,7 +127,7 @@ def train(design: Design, train_dir: Path, ref_dir: Path, profile: str, onto: Pa
             **extra_meta,
         }
     if design.check is not None:
-        from model import check
+        from model.networks import check
 
         log(f"train: the profile check of {design.name}, {n} normal tracks, "
             f"{cfg.get('check_epochs', cfg['epochs'])} epochs")
@@ -153,7 +153,7 @@ def train(design: Design, train_dir: Path, ref_dir: Path, profile: str, onto: Pa
 
 def golden_inputs(design: Design, test_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
     """(codes, set names, threshold-setting codes, their labels) for the golden vector sets."""
-    from model import dataformat, defects, encoding
+    from model.data import dataformat, defects, encoding
 
     ts = dataformat.read_dataset(test_dir)
     n_norm = GOLDEN_COUNTS["normal"]
@@ -178,7 +178,7 @@ def golden_inputs(design: Design, test_dir: Path) -> tuple[np.ndarray, np.ndarra
 
 def threshold(ref: reference.Reference, codes: np.ndarray, labels: Any) -> tuple[int, str]:
     """The committed threshold and its definition, as the design declares it."""
-    from model import classifier
+    from model.networks import classifier
 
     d = ref.design
     scores = ref.network.score(codes, ref.network.forward(codes))

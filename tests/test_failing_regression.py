@@ -19,7 +19,7 @@ import pytest
 
 from hw import golden as G
 from hw import params
-from model import design as D
+from model.description import design as D
 from pixvae.paths import REPO
 from tb import verdict
 from tests.conftest import flipped_golden
