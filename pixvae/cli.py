@@ -119,22 +119,27 @@ def _ref(design, reference: Path | None, run: RunPaths):
 
 
 @main.group(invoke_without_command=True)
+@click.option("--update", "update_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Rewrite the designs table between FILE's markers (README.md) from the committed files.")
 @click.pass_context
 @one_line_errors
-def designs(ctx: click.Context) -> None:
-    """List the designs (golden/*/design.toml); `designs new` adds one from a description."""
+def designs(ctx: click.Context, update_file: Path | None) -> None:
+    """The designs (golden/*/design.toml) and their committed figures: the table README.md shows.
+
+    `designs new` adds one from a description."""
     if ctx.invoked_subcommand:
         return
-    from model.description import design as D
+    from pixvae import designs_table
 
-    click.echo(f"{'design':<14} {'kind':<12} {'inputs':<16} {'layers':<22} {'sparsity':<9} committed reference")
-    for name in D.names():
-        d = D.load(name)
-        layers = " -> ".join([str(d.n_inputs)] + [f"{ly.units}{'r' if ly.activation == 'relu' else ''}"
-                                                  for ly in d.layers])
-        ref = (d.reference_dir / "weights.json").is_file() and (d.vectors_dir / "vectors.csv").is_file()
-        click.echo(f"{d.name:<14} {d.kind:<12} {d.n_inputs} x {d.input_format.hls(False):<9} {layers:<22} "
-                   f"{d.sparsity:<9g} {'yes' if ref else 'no'}")
+    if update_file:
+        changed = designs_table.update(update_file)
+        click.echo(f"{update_file}: designs table {'rewritten' if changed else 'already current'}")
+        return
+    click.echo(designs_table.markdown(committed_only=True), nl=False)
+    others = designs_table.uncommitted()
+    if others:
+        click.echo(f"\nDescribed, with no committed reference, vectors and timing report yet: {', '.join(others)} "
+                   "(`pixvae flow --design NAME` runs one)")
 
 
 @designs.command("new")
