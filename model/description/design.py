@@ -4,7 +4,7 @@ Every stage is a pass over a Design: the QKeras model, the hls4ml configuration 
 of the converted graph, the numpy integer reference, the da4ml trace, the RTL ports, the golden
 columns, the C++ harness and the cocotb tests all read their sizes and formats from here.
 Adding a design is adding a description; no Python changes. The format is documented in
-README.md ("Designs"); an example:
+docs/designs.md; an example:
 
     name = "vae-low"
     kind = "vae_encoder"              # or "classifier"
