@@ -193,7 +193,7 @@ Tracks: {html.escape(doc['data']['tracks'])}; sample sizes: {sizes}.
 On-chip figures come from the bit-exact integer model (what the RTL regression checks);
 the decoder and the pileup classifier on decoded tracks are off-detector and float. Errors are one standard error
 (bootstrap for efficiencies, rejections and the median, Hanley-McNeil for AUCs).</p>
-<p>Our data are not the paper's: the tracks come from this project's generator (model/generator.py), not the
+<p>Our data are not the paper's: the tracks come from this project's generator (model/data/generator.py), not the
 public PixelAV release, so figures that depend on the detailed charge shapes (reconstruction error, pileup
 rejection) need not agree.</p>
 <table border=1 cellpadding=3><tr><th>figure (percent)</th><th>ours</th><th>paper</th></tr>{_rows(design, doc)}</table>
