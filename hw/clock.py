@@ -16,7 +16,7 @@ from typing import Any
 
 from hw import params
 from hw import rtl as R
-from model.design import Design
+from model.description.design import Design
 
 REPORT_FILE = "timing.json"
 FORMAT_VERSION = 1

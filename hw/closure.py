@@ -84,14 +84,14 @@ def sweep(ref, levels: list[int], work: Path, targets: tuple[str, ...], libertie
 
     Placement and routing take minutes to an hour a depth, so ECP5 runs at `ecp5_levels` only;
     by default at the depth the other targets chose (at every depth when it is the only target)."""
-    from pixvae import stages
+    from hw import export as X  # hls4ml's conversion and da4ml's export
 
     check_request(targets, liberties, levels)
-    hm = stages.convert(ref, work / "hls4ml", compile_csim=False)
+    hm = X.convert(ref, work / "hls4ml", compile_csim=False)
     depths, rtl_dirs = [], {}
     for levels_per_stage in levels:
         rtl_dir = rtl_dirs[levels_per_stage] = work / f"levels{levels_per_stage}" / "rtl"
-        meta = stages.export(ref, work / "hls4ml", rtl_dir, levels_per_stage, hm=hm)
+        meta = X.export(ref, work / "hls4ml", rtl_dir, levels_per_stage, hm=hm)
         d: dict[str, Any] = {"adder_levels": levels_per_stage, "latency_cycles": meta.latency_cycles,
                              "rtl_sha256": R.sources_sha256(rtl_dir, meta),
                              "da4ml": {"luts": round(meta.estimated_luts), "ffs": meta.estimated_ffs,

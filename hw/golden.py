@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from model.design import Design
-from model.files import atomic_write, read_json
-from model.fixed_ref import IntegerNetwork
-from model.formats import FixedFormat
+from model.description.design import Design
+from model.description.formats import FixedFormat
+from model.fixed.files import atomic_write, read_json
+from model.fixed.fixed_ref import IntegerNetwork
 
 VECTORS_FILE = "vectors.csv"
 MANIFEST_FILE = "manifest.json"

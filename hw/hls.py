@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from model.design import Design
-from model.formats import FixedFormat
-from model.qnet import activation_name
+from model.description.design import Design
+from model.description.formats import FixedFormat
+from model.networks.qnet import activation_name
 
 
 class HlsError(RuntimeError):

@@ -1,6 +1,6 @@
 """Hardware parameters of the on-sensor encoder (documented in README, overridable on the CLI)."""
 
-from model.design import DEFAULT_ADDER_LEVELS
+from model.description.design import DEFAULT_ADDER_LEVELS
 
 # 40 MHz bunch crossings: each track must be encoded within one crossing.
 LATENCY_BUDGET_NS = 25.0

@@ -22,8 +22,8 @@ from string import Template
 import numpy as np
 
 from hw import params
-from model.design import N_ROWS, Design
-from model.formats import FixedFormat
+from model.description.design import N_ROWS, Design
+from model.description.formats import FixedFormat
 
 TEMPLATE = Path(__file__).parent / "rtl" / "design_top.v.tmpl"
 
@@ -130,7 +130,7 @@ def _tree(terms: list, op=operator.add):
 
 def _dips(design: Design, inp) -> list:
     """Each interior y-profile row's dip below both neighbours, max(0, min(left, right) - row),
-    as model.fixed_ref.profile_dips: min(a, b) = a - relu(a - b). Computed from the inputs
+    as model.fixed.fixed_ref.profile_dips: min(a, b) = a - relu(a - b). Computed from the inputs
     beside the network, so it adds only the final adder to the score's depth."""
     dips = []
     for s in range(len(design.encoding.slices)):
@@ -143,7 +143,7 @@ def _dips(design: Design, inp) -> list:
 
 def _check(design: Design, check: tuple, inp) -> list:
     """Each profile input's missing charge, max(0, prediction - input), as
-    model.fixed_ref.profile_check: the check's layers traced from their integer weights in their
+    model.fixed.fixed_ref.profile_check: the check's layers traced from their integer weights in their
     declared formats (masked weights are zero, and da4ml drops zero terms). It reads the inputs
     beside the encoder, so only its adder tree and the final adder add to the score's depth."""
     if len(check) != len(design.check.layers):
@@ -158,7 +158,7 @@ def _check(design: Design, check: tuple, inp) -> list:
 
 
 def _table(v, fn):
-    """A lookup of v through fn (real value -> raw integer, model/kl_discrete.py), tabulated over
+    """A lookup of v through fn (real value -> raw integer, model/fixed/kl_discrete.py), tabulated over
     every value da4ml knows v can take. The table's entries are the raw integers themselves; the
     caller scales the result by 2**-frac of the table's format."""
     n = round((v.high - v.low) / v.step) + 1
@@ -167,10 +167,10 @@ def _table(v, fn):
 
 
 def _kl_discrete(design: Design, logits: list):
-    """The discrete KL of one categorical latent, step for step as model.kl_discrete.kl_raw:
+    """The discrete KL of one categorical latent, step for step as model.fixed.kl_discrete.kl_raw:
     a max tree, d = max - a (>= 0), two tables of d summed, the sum truncated to sum_frac bits,
     two tables of it, one multiply."""
-    from model import kl_discrete
+    from model.fixed import kl_discrete
 
     ef, sf, out = design.exp_frac, design.sum_frac, design.score_format.frac
     t = kl_discrete.tables(design, len(logits))
@@ -186,7 +186,7 @@ def _kl_discrete(design: Design, logits: list):
 
 def trace(design: Design, hm, check: tuple = ()):
     """Replay the hls4ml graph in da4ml, with the design's profile check from its integer layers
-    (model.fixed_ref.IntLayer); outputs are the exposed latent values (if any), then the score."""
+    (model.fixed.fixed_ref.IntLayer); outputs are the exposed latent values (if any), then the score."""
     from da4ml.trace import FixedVariableArray, comb_trace
 
     x = inp = None

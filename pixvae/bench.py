@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 
 from hw import golden as G
-from model import reference
-from model.design import Design
+from model.description.design import Design
+from model.fixed import reference
 from pixvae import stages
 
 
 def full_test_codes(design: Design, n: int, seed: int) -> tuple[dict[str, np.ndarray], float]:
     """Input codes of n generated tracks and of the same tracks with each defect."""
-    from model import defects, encoding, generator
+    from model.data import defects, encoding, generator
 
     t0 = time.perf_counter()
     ts = generator.generate(n, seed=seed, progress=True)

@@ -20,9 +20,9 @@ from sklearn.metrics import roc_auc_score
 from hw import clock
 from hw import golden as G
 from hw import rtl as R
-from model import reference
-from model.design import Design
-from model.fixed_ref import IntegerNetwork
+from model.description.design import Design
+from model.fixed import reference
+from model.fixed.fixed_ref import IntegerNetwork
 from pixvae import stages
 from pixvae.paths import REPO, RunPaths
 

@@ -45,7 +45,7 @@ def _known_errors() -> tuple[type[BaseException], ...]:
                                        DecoderError, MetricsError, OffchipError, FileNotFoundError, InputsError,
                                        KerasImportError]
     try:
-        from model.dataformat import DataFormatError
+        from model.data.dataformat import DataFormatError
 
         errs.append(DataFormatError)
     except ImportError:
@@ -111,7 +111,7 @@ def main() -> None:
 
 
 try:
-    from model.data_cli import data as _data_group
+    from model.data.data_cli import data as _data_group
 
     main.add_command(_data_group, "data")
 except ImportError:  # the data CLI is optional while the data module is developed
@@ -119,7 +119,7 @@ except ImportError:  # the data CLI is optional while the data module is develop
 
 
 def _design(name: str):
-    from model import design as D
+    from model.description import design as D
 
     return D.load(name)
 
@@ -129,28 +129,33 @@ def _run(run_dir: Path | None, design, root: str = "runs") -> RunPaths:
 
 
 def _ref(design, reference: Path | None, run: RunPaths):
-    from model import reference as refmod
+    from model.fixed import reference as refmod
 
     return refmod.load(reference or run.reference, design)
 
 
 @main.group(invoke_without_command=True)
+@click.option("--update", "update_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Rewrite the designs table between FILE's markers (README.md) from the committed files.")
 @click.pass_context
 @one_line_errors
-def designs(ctx: click.Context) -> None:
-    """List the designs (golden/*/design.toml); `designs new` adds one from a description."""
+def designs(ctx: click.Context, update_file: Path | None) -> None:
+    """The designs (golden/*/design.toml) and their committed figures: the table README.md shows.
+
+    `designs new` adds one from a description."""
     if ctx.invoked_subcommand:
         return
-    from model import design as D
+    from pixvae import designs_table
 
-    click.echo(f"{'design':<14} {'kind':<12} {'inputs':<16} {'layers':<22} {'sparsity':<9} committed reference")
-    for name in D.names():
-        d = D.load(name)
-        layers = " -> ".join([str(d.n_inputs)] + [f"{ly.units}{'r' if ly.activation == 'relu' else ''}"
-                                                  for ly in d.layers])
-        ref = (d.reference_dir / "weights.json").is_file() and (d.vectors_dir / "vectors.csv").is_file()
-        click.echo(f"{d.name:<14} {d.kind:<12} {d.n_inputs} x {d.input_format.hls(False):<9} {layers:<22} "
-                   f"{d.sparsity:<9g} {'yes' if ref else 'no'}")
+    if update_file:
+        changed = designs_table.update(update_file)
+        click.echo(f"{update_file}: designs table {'rewritten' if changed else 'already current'}")
+        return
+    click.echo(designs_table.markdown(committed_only=True), nl=False)
+    others = designs_table.uncommitted()
+    if others:
+        click.echo(f"\nDescribed, with no committed reference, vectors and timing report yet: {', '.join(others)} "
+                   "(`pixvae flow --design NAME` runs one)")
 
 
 @designs.command("new")
@@ -174,7 +179,7 @@ def designs_new(name: str, source: Path | None, keras_model: Path | None, input_
     import re
     import tomllib
 
-    from model import design as D
+    from model.description import design as D
 
     folder = (root or D.DESIGNS_ROOT) / name
     if (folder / D.DESIGN_FILE).exists():
@@ -624,7 +629,7 @@ def _measure(design_name: str, reference: Path | None, tracks: int | None, seed_
         if est:
             click.echo(f"{design.name}: {est}")
     elif committed.is_file():
-        from model import reference as refmod
+        from model.fixed import reference as refmod
 
         sizes = measure.load_metrics(committed, refmod.model_hash(ref_dir)).get("sample_sizes", {})
         sizes = {k: int(sizes.get(k, v)) for k, v in measure.DEFAULT_SIZES.items()}
@@ -690,10 +695,10 @@ def evaluate(design_name: str, reference: Path | None, tracks: int | None, seed_
 @one_line_errors
 def ceiling(design_name: str, tracks: int) -> None:
     """What the design's input codes tell of each defect at all: a classifier trained WITH defect labels
-    (model/ceiling.py), beside the committed on-chip score. A reference, not an on-chip score."""
-    from model import ceiling as C
-    from model import reference as refmod
-    from model.evaluation import DEFECT_KINDS
+    (model/measurements/ceiling.py), beside the committed on-chip score. A reference, not an on-chip score."""
+    from model.fixed import reference as refmod
+    from model.measurements import ceiling as C
+    from model.measurements.evaluation import DEFECT_KINDS
     from pixvae import measure
 
     design = _design(design_name)

@@ -10,12 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from model import evaluation as E
-from model import joint_scores as J
-from model.decoder import Decoder, latent_input
-from model.design import N_ROWS, Design
-from model.offchip import Offchip
-from pixvae.model_report import _png, plt
+from model.description.design import N_ROWS, Design
+from model.fixed.decoder import Decoder, latent_input
+from model.measurements import evaluation as E
+from model.measurements import joint_scores as J
+from model.networks.offchip import Offchip
+from pixvae.figures import plt
+from pixvae.figures import png as _png
 
 LATENT_POINTS = 1500  # normal tracks drawn in the latent maps (and a third as many per defect)
 NAMES = {"energy": "energy difference ||x - x'||^2", "bce": "BCE", "dice": "DICE", "bce_dice": "BCE + DICE",
@@ -46,7 +47,7 @@ def _table(design: Design, doc: dict[str, Any]) -> str:
 
 
 def _energy(design: Design) -> str:
-    from model import energy
+    from model.measurements import energy
 
     rows = []
     settings = {"on chip (weights in logic, activations in registers)": energy.ON_CHIP,
@@ -170,7 +171,7 @@ def _weights(design: Design, off: Offchip, net) -> str:
 
 
 def section(design: Design, m: E.Measured, doc: dict[str, Any], ref_dir: Path, dec: Decoder, net) -> str:
-    from model import offchip
+    from model.networks import offchip
 
     off = offchip.load(ref_dir, design, m.model_hash)
     k = design.latent_split.categorical[0]

@@ -1,4 +1,4 @@
-"""The paper's measurements of a reference model as files: metrics.json (model.evaluation), the
+"""The paper's measurements of a reference model as files: metrics.json (model.measurements.evaluation), the
 check of a committed metrics.json against a fresh measurement, and the self-contained HTML
 report (`pixvae report`)."""
 
@@ -9,11 +9,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-from model import decoder as decmod
-from model import evaluation as E
-from model import offchip, reference
-from model.design import Design
-from model.files import atomic_write, read_json
+from model.description.design import Design
+from model.fixed import decoder as decmod
+from model.fixed import reference
+from model.fixed.files import atomic_write, read_json
+from model.measurements import evaluation as E
+from model.networks import offchip
 
 METRICS_FILE = "metrics.json"
 # Two measurements of one model on independent seeded sets agree when every figure differs by
@@ -87,7 +88,7 @@ def not_compared(committed: dict[str, Any], fresh: dict[str, Any]) -> list[str]:
 
 
 def _thesis_flat(doc: dict[str, Any]) -> dict[str, tuple[float, float]]:
-    """A JointVAE's thesis scores (model.joint_scores.table) as flat figures with their errors."""
+    """A JointVAE's thesis scores (model.measurements.joint_scores.table) as flat figures with their errors."""
     out = {}
     for version, scores in doc.get("thesis_scores", {}).items():
         for score, rec in scores.items():

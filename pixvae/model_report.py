@@ -3,32 +3,19 @@ model's measurements, with the paper's figures beside ours and where each came f
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
-from model import evaluation as E  # noqa: E402
-from model import metrics as M  # noqa: E402
-from model.design import N_ROWS, Design  # noqa: E402
+from model.description.design import N_ROWS, Design  # noqa: E402
+from model.measurements import evaluation as E  # noqa: E402
+from model.measurements import metrics as M  # noqa: E402
 from pixvae import measure  # noqa: E402
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    if fig.get_layout_engine() is None:
-        fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+from pixvae.figures import plt  # noqa: E402
+from pixvae.figures import png as _png  # noqa: E402
 
 
 def _percent_error(m: E.Measured) -> str:
@@ -183,8 +170,8 @@ def write(design: Design, m: E.Measured, doc: dict[str, Any], out: Path, ref_dir
     out.mkdir(parents=True, exist_ok=True)
     joint = ""
     if m.thesis:  # a JointVAE: the thesis's part of the report
-        from model import decoder as decmod
-        from model import reference
+        from model.fixed import decoder as decmod
+        from model.fixed import reference
         from pixvae import joint_report
 
         ref_dir = ref_dir or design.reference_dir
@@ -206,7 +193,7 @@ Tracks: {html.escape(doc['data']['tracks'])}; sample sizes: {sizes}.
 On-chip figures come from the bit-exact integer model (what the RTL regression checks);
 the decoder and the pileup classifier on decoded tracks are off-detector and float. Errors are one standard error
 (bootstrap for efficiencies, rejections and the median, Hanley-McNeil for AUCs).</p>
-<p>Our data are not the paper's: the tracks come from this project's generator (model/generator.py), not the
+<p>Our data are not the paper's: the tracks come from this project's generator (model/data/generator.py), not the
 public PixelAV release, so figures that depend on the detailed charge shapes (reconstruction error, pileup
 rejection) need not agree.</p>
 <table border=1 cellpadding=3><tr><th>figure (percent)</th><th>ours</th><th>paper</th></tr>{_rows(design, doc)}</table>

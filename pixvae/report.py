@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from hw import golden as G  # noqa: E402
-from model.design import Design  # noqa: E402
+from model.description.design import Design  # noqa: E402
 from pixvae.paths import RunPaths  # noqa: E402
 
 DEFECTS = ("dead_pixel", "loud_pixel", "dead_row")

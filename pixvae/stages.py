@@ -15,8 +15,9 @@ import numpy as np
 from hw import clock, hls, params
 from hw import golden as G
 from hw import rtl as R
-from model import reference
-from model.design import Design
+from hw.export import convert, export, log
+from model.description.design import Design
+from model.fixed import reference
 from pixvae import measure
 from pixvae.paths import RunPaths
 from tb import stimulus
@@ -32,10 +33,6 @@ PARQUET_MAX_TRACKS = 100_000  # larger generated training sets go straight to a 
 TEST_TRACKS = 8000  # golden sets (2,100 tracks) plus the normal tracks that set the score threshold
 
 
-def log(msg: str) -> None:
-    print(f"[pixvae] {msg}", flush=True)
-
-
 def _needs_tracks(design: Design) -> None:
     """Training needs tracks: a design with plain inputs (an imported model) has none to train on."""
     if design.encoding is None:
@@ -47,7 +44,7 @@ def _needs_tracks(design: Design) -> None:
 
 def make_data(out: Path, n: int, seed: int, spectrum: str = "falling") -> Path:
     """Generate tracks and write them in the public release's parquet layout (cached by n/seed)."""
-    from model import dataformat, feature_cache, generator
+    from model.data import dataformat, feature_cache, generator
 
     stamp = out / "pixvae_data.json"
     key = {"n": n, "seed": seed, "spectrum": spectrum}
@@ -71,7 +68,7 @@ def load_codes(design: Design, data_dir: Path, seed: int) -> tuple[np.ndarray, A
     """The design's input codes, the tracks' labels (as `.labels`) and, for a VAE, its decoder's
     target codes, of a dataset: from its features cache when `pixvae data import` wrote one (a
     full release never sits in memory), else read in the real format."""
-    from model import dataformat, encoding, feature_cache
+    from model.data import dataformat, encoding, feature_cache
 
     vae = design.decoder is not None
     if (Path(data_dir) / feature_cache.FEATURES_FILE).is_file():
@@ -90,7 +87,7 @@ def train(design: Design, train_dir: Path, ref_dir: Path, profile: str, onto: Pa
     the reference; a classifier otherwise), then its profile check if it has one, and save the
     reference model. With `onto` (a reference of this design): keep that encoder and decoder and
     train only the check."""
-    from model import decoder
+    from model.fixed import decoder
 
     _needs_tracks(design)
     cfg = design.profile(profile)
@@ -104,7 +101,7 @@ def train(design: Design, train_dir: Path, ref_dir: Path, profile: str, onto: Pa
         old = reference.load(onto, design, with_check=False)
         net, dec = old.network, decoder.load(onto, design, old.model_hash)
         if design.joint:  # a JointVAE's float parts are tied to the hash too: carried over like the decoder
-            from model import offchip
+            from model.networks import offchip
 
             extras = offchip.load(onto, design, old.model_hash).arrays
         meta = {k: v for k, v in old.metadata.items() if k not in ("design", "model_hash", "check")}
@@ -115,11 +112,11 @@ def train(design: Design, train_dir: Path, ref_dir: Path, profile: str, onto: Pa
             + (f", pruned to {design.sparsity:g}" if design.sparsity else ""))
         dec_model = None
         if design.kind == "classifier":
-            from model import classifier
+            from model.networks import classifier
 
             model, history = classifier.train(design, codes[:n], ts.labels.iloc[:n], cfg)
         elif design.joint:  # a JointVAE, and its float baseline beside it
-            from model import jointvae, offchip
+            from model.networks import jointvae, offchip
 
             model, history, dec_model, logvar = jointvae.train(design, codes[:n], targets[:n], cfg)
             log(f"train: the float baseline of {design.name} (same architecture, no quantizers)")
@@ -127,7 +124,7 @@ def train(design: Design, train_dir: Path, ref_dir: Path, profile: str, onto: Pa
             extras = offchip.collect(design, logvar, f_enc, f_logvar, f_dec, model)
             extra_meta = {"float_baseline_history": f_hist}
         else:
-            from model import vae
+            from model.networks import vae
 
             model, history, dec_model = vae.train(design, codes[:n], targets[:n], cfg)
         net = reference.from_keras(design, model)
@@ -142,7 +139,7 @@ def train(design: Design, train_dir: Path, ref_dir: Path, profile: str, onto: Pa
             **extra_meta,
         }
     if design.check is not None:
-        from model import check
+        from model.networks import check
 
         log(f"train: the profile check of {design.name}, {n} normal tracks, "
             f"{cfg.get('check_epochs', cfg['epochs'])} epochs")
@@ -166,44 +163,9 @@ def train(design: Design, train_dir: Path, ref_dir: Path, profile: str, onto: Pa
     return digest
 
 
-def convert(ref: reference.Reference, hls_dir: Path, compile_csim: bool = True):
-    log(f"export: hls4ml conversion of {ref.design.name} model {ref.model_hash[:12]}"
-        + (" + C simulation build" if compile_csim else ""))
-    return hls.convert(ref.design, reference.to_keras(ref.network), ref.hls_config, hls_dir, compile_csim=compile_csim)
-
-
-def export(ref: reference.Reference, hls_dir: Path, rtl_dir: Path, adder_levels: int | None = None,
-           hm=None) -> R.RtlMeta:
-    """Write the RTL at the design's pipeline depth (or `adder_levels` per stage); reused while model,
-    depth, generator and the written files are unchanged."""
-    adder_levels = adder_levels or ref.design.adder_levels
-    params.check(adder_levels=adder_levels)
-    meta_path = rtl_dir / R.META_FILE
-    if meta_path.is_file():
-        try:
-            old = R.load_meta(rtl_dir)
-        except R.RtlError:
-            old = None
-        same = old and (old.design, old.model_hash, old.adder_levels_per_stage, old.depth_slack,
-                        old.generator_sha256)
-        if same == (ref.design.name, ref.model_hash, adder_levels, ref.design.depth_slack, R.generator_sha256()):
-            if R.sources_intact(rtl_dir, old):
-                log(f"export: reusing RTL in {rtl_dir}")
-                return old
-            log(f"export: RTL in {rtl_dir} was edited after export; exporting again")
-    hm = hm or convert(ref, hls_dir, compile_csim=False)
-    t0 = time.perf_counter()
-    meta = R.export_rtl(ref.design, hm, rtl_dir, ref.model_hash, adder_levels=adder_levels,
-                        check=ref.network.check)
-    log(f"export: da4ml Verilog in {time.perf_counter() - t0:.1f} s: {meta.pipeline_stages} stages, "
-        f"latency {meta.latency_cycles} cycles, "
-        f"da4ml estimate {meta.estimated_luts:.0f} LUTs / {meta.estimated_ffs} FFs")
-    return meta
-
-
 def golden_inputs(design: Design, test_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
     """(codes, set names, threshold-setting codes, their labels) for the golden vector sets."""
-    from model import dataformat, defects, encoding
+    from model.data import dataformat, defects, encoding
 
     ts = dataformat.read_dataset(test_dir)
     n_norm = GOLDEN_COUNTS["normal"]
@@ -238,7 +200,7 @@ def plain_golden_inputs(design: Design, user: np.ndarray | None) -> tuple[np.nda
 
 def threshold(ref: reference.Reference, codes: np.ndarray, labels: Any) -> tuple[int, str]:
     """The committed threshold and its definition, as the design declares it."""
-    from model import classifier
+    from model.networks import classifier
 
     d = ref.design
     scores = ref.network.score(codes, ref.network.forward(codes))

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pixvae.paths import REPO
+REPO = Path(__file__).resolve().parent.parent  # the checkout (tb/ never imports pixvae/)
 
 
 def root() -> Path:

@@ -22,8 +22,8 @@ import numpy as np
 
 from hw import rtl as R
 from hw.toolchain import setup_verilator_env
-from model.design import Design
-from model.formats import FixedFormat
+from model.description.design import Design
+from model.description.formats import FixedFormat
 
 HARNESS = Path(__file__).resolve().parent.parent / "hw" / "cpp" / "bulk_tb.cpp"
 # -O0 like the model it links against (tb.runner): the harness's loop is not where the time goes.

@@ -13,7 +13,7 @@ from typing import Any
 from hw import clock, params
 from hw import rtl as R
 from hw.toolchain import require_icarus, setup_verilator_env
-from model.design import Design
+from model.description.design import Design
 from tb import buildcache, env, verdict
 
 SIMULATORS = ("verilator", "icarus")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.design import Design
+from model.description.design import Design
 
 
 def corner_codes(design: Design) -> np.ndarray:

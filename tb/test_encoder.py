@@ -22,8 +22,8 @@ from cocotb.triggers import FallingEdge, RisingEdge
 
 from hw import golden as G
 from hw import rtl as R
-from model import design as D
-from model import fixed_ref
+from model.description import design as D
+from model.fixed import fixed_ref
 from tb import env
 from tb.protocol import Monitor, Scoreboard, pack_inputs, stream
 

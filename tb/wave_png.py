@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from hw.rtl import RtlMeta  # noqa: E402
-from model import formats as F  # noqa: E402
+from model.description import formats as F  # noqa: E402
 
 BASE_SIGNALS = ("clk", "rst", "in_valid", "in_data", "score_threshold", "out_valid")
 

@@ -14,8 +14,8 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from hw import golden as G  # noqa: E402
-from model import design as D  # noqa: E402
-from model import reference  # noqa: E402
+from model.description import design as D  # noqa: E402
+from model.fixed import reference  # noqa: E402
 from pixvae.paths import REPO  # noqa: E402
 
 BUILD = REPO / "build" / "pytest"

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from hw import golden as G
-from model import reference
-from model.design import Design
+from model.description.design import Design
+from model.fixed import reference
 from pixvae.paths import REPO
 from tb import bulk
 from tests.conftest import build_lock

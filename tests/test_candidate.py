@@ -9,7 +9,7 @@ import pytest
 from hw import clock
 from hw import golden as G
 from hw import rtl as R
-from model import reference
+from model.fixed import reference
 from pixvae import candidate as C
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from hw import golden as G
-from model import design as D
-from model import reference
+from model.description import design as D
+from model.fixed import reference
 from pixvae.paths import REPO
 
 DESIGN = D.load(D.DEFAULT_DESIGN)

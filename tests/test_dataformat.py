@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from model import dataformat as df
-from model.dataformat import LABEL_COLUMNS, DataFormatError, TrackSet
+from model.data import dataformat as df
+from model.data.dataformat import LABEL_COLUMNS, DataFormatError, TrackSet
 
 
 def make_tracks(n: int = 40, slices: int = 20, seed: int = 0) -> TrackSet:
@@ -228,7 +228,7 @@ def test_trackset_subset_and_validation() -> None:
 def test_cli_round_trip_and_one_line_errors(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from model.data_cli import data
+    from model.data.data_cli import data
 
     runner = CliRunner()
     gen = runner.invoke(data, ["generate", "--n", "30", "--seed", "1", "--out", str(tmp_path / "gen"), "--no-progress"])

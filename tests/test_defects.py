@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.defects import DEFECT_KINDS, LOUD_CHARGE_E, RECORD_COLUMNS, inject
+from model.data.defects import DEFECT_KINDS, LOUD_CHARGE_E, RECORD_COLUMNS, inject
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import design as D
-from model import encoding, features
-from model.dataformat import TrackSet
+from model.data import encoding, features
+from model.data.dataformat import TrackSet
+from model.description import design as D
 from pixvae.paths import REPO
 from tests.test_failing_regression import assert_fails
 from tests.test_failing_regression import pixvae as faulted_pixvae
@@ -139,13 +139,13 @@ def test_derived_sizes_of_the_user_design(tmp_path: Path) -> None:
 
 
 def _tracks(n: int, seed: int) -> TrackSet:
-    from model import generator
+    from model.data import generator
 
     return generator.generate(n, seed=seed)
 
 
 def test_paper_encodings_equal_the_feature_module() -> None:
-    """The description-driven codes are the paper's 4-bit and 10-bit codes (model/features.py), exactly."""
+    """The description-driven codes are the paper's 4-bit and 10-bit codes (model/data/features.py), exactly."""
     ts = _tracks(300, 5)
     low, high = D.load("vae-low"), D.load("vae-high")
     assert np.array_equal(encoding.inputs(low, ts, seed=3), features.encoder_inputs(ts, seed=3))
@@ -196,9 +196,9 @@ def test_a_user_design_goes_through_every_stage_and_its_flow_fails_on_a_flipped_
 def test_training_reads_an_imported_release_through_its_features_cache(tmp_path: Path) -> None:
     """A design's codes from `pixvae data import`'s features.npz equal those of the release in memory,
     and `pixvae train --data` trains from it."""
-    from model import dataformat
-    from model.feature_cache import Readout, load_features
-    from model.release_import import import_release
+    from model.data import dataformat
+    from model.data.feature_cache import Readout, load_features
+    from model.data.release_import import import_release
 
     ts = _tracks(400, 9)
     dataformat.write_parquet(ts, tmp_path / "release", 17301, layout="flat")
@@ -216,7 +216,7 @@ def test_training_reads_an_imported_release_through_its_features_cache(tmp_path:
     proc = pixvae("train", "--profile", "tiny", "--data", str(tmp_path / "imported"),
                   "--run-dir", str(tmp_path / "again"), "--onto", str(tmp_path / "run" / "reference"))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    from model import decoder, reference
+    from model.fixed import decoder, reference
 
     d = D.load("vae-low")
     first, again = (reference.load(tmp_path / r / "reference", d) for r in ("run", "again"))

@@ -1,4 +1,4 @@
-"""QTools energy of the on-chip encoder (model/energy.py): float versus quantized, per layer."""
+"""QTools energy of the on-chip encoder (model/measurements/energy.py): float versus quantized, per layer."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from model import design as D
-from model import energy, qnet
+from model.description import design as D
+from model.measurements import energy
+from model.networks import qnet
 from pixvae.paths import REPO
 
 DESIGNS = ["vae-low", "jointvae"]
@@ -101,5 +102,5 @@ def test_weights_do_not_matter():
 
 
 def test_import_is_cheap():
-    code = "import sys, model.energy; assert 'tensorflow' not in sys.modules"
+    code = "import sys, model.measurements.energy; assert 'tensorflow' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)

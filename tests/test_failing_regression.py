@@ -20,7 +20,7 @@ from PIL import Image
 
 from hw import golden as G
 from hw import params
-from model import design as D
+from model.description import design as D
 from pixvae.paths import REPO
 from tb import verdict
 from tests.conftest import flipped_golden

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.dataformat import LABEL_COLUMNS, TrackSet
-from model.features import (
+from model.data.dataformat import LABEL_COLUMNS, TrackSet
+from model.data.features import (
     N_ENCODER_INPUTS,
     N_MODEL_FEATURES,
     encode_4bit,

@@ -7,10 +7,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from model import fixed_ref
-from model import formats as F
-from model.design import Design
-from model.fixed_ref import IntegerNetwork, IntLayer
+from model.description import formats as F
+from model.description.design import Design
+from model.fixed import fixed_ref
+from model.fixed.fixed_ref import IntegerNetwork, IntLayer
 
 
 @pytest.mark.parametrize("shift", [1, 2, 5, 7])
@@ -84,7 +84,7 @@ def test_profile_check_by_hand(vae_low: Design) -> None:
 def test_profile_check_reads_the_codes_top_bits() -> None:
     """vae-high's check reads the 10-bit codes' top 6 bits (input_frac = 6): a code of 15 reads as 0
     and lacks 64 LSBs (1.0) against a prediction of 1.0, a code of 1023 reads as 63 and lacks one."""
-    from model import design as D
+    from model.description import design as D
 
     high = D.load("vae-high")
     assert high.check.input_frac == 6 and high.input_format.frac == 10

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.dataformat import TrackSet
-from model.features import y_cluster_width
-from model.generator import GeneratorConfig, generate
+from model.data.dataformat import TrackSet
+from model.data.features import y_cluster_width
+from model.data.generator import GeneratorConfig, generate
 
 N_TRACKS = 10_000
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from hw import golden as G
-from model import reference
-from model.design import Design
+from model.description.design import Design
+from model.fixed import reference
 
 
 def test_golden_is_large_and_covers_every_set(golden: G.Golden) -> None:

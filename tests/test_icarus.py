@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from model.design import Design
+from model.description.design import Design
 from tb import runner
 
 # Skipped where Icarus cannot be installed (no root); CI sets PIXVAE_REQUIRE_ICARUS so it fails instead.

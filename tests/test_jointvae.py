@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import design as D
-from model import kl_discrete as K
+from model.description import design as D
+from model.fixed import kl_discrete as K
 
 JOINT = D.load("jointvae")
 
@@ -51,8 +51,8 @@ def test_the_traced_score_equals_the_integer_model(tmp_path: Path) -> None:
     """da4ml's own evaluation of the traced logic (max tree, tables, sums, multiply) equals the numpy
     integer model for random weights and inputs: every latent and the score."""
     from hw import hls, rtl
-    from model import reference
-    from model.fixed_ref import IntegerNetwork, IntLayer
+    from model.fixed import reference
+    from model.fixed.fixed_ref import IntegerNetwork, IntLayer
 
     rng = np.random.default_rng(1)
     layers = tuple(IntLayer(ly, rng.integers(-40, 40, (ly.n_in, ly.units)), rng.integers(-30, 30, ly.units))
@@ -97,7 +97,8 @@ def test_the_jointvae_goes_through_every_stage(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from model import offchip, reference
+    from model.fixed import reference
+    from model.networks import offchip
     from pixvae.paths import REPO
 
     run = tmp_path / "run"

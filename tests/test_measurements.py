@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import decoder as decmod
-from model import design as D
-from model import encoding, vae
-from model import metrics as M
+from model.data import encoding
+from model.description import design as D
+from model.fixed import decoder as decmod
+from model.measurements import metrics as M
+from model.networks import vae
 
 
 def test_charge_of_codes() -> None:
@@ -111,8 +112,8 @@ def test_decoder_file_errors(tmp_path: Path) -> None:
 
 
 def test_generated_features_equal_the_in_memory_tracks(tmp_path: Path) -> None:
-    from model import generator
-    from model.feature_cache import generate_features, load_features
+    from model.data import generator
+    from model.data.feature_cache import generate_features, load_features
 
     generate_features(tmp_path, 1300, seed=7, chunk=500, progress=False)
     cache, ts = load_features(tmp_path), generator.generate(1300, seed=7, progress=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from model.design import Design
+from model.description.design import Design
 from tb import runner
 
 TESTCASES = ["random_gaps", "reset_in_flight", "threshold_flag", "quiet_when_idle_and_no_x"]

@@ -8,7 +8,7 @@ import pytest
 
 from hw import golden as G
 from hw import hls
-from model import reference
+from model.fixed import reference
 
 
 def test_hls4ml_csim_equals_golden_bit_for_bit(ref: reference.Reference, hls_model, golden: G.Golden) -> None:
@@ -54,7 +54,7 @@ def test_pruning_shows_in_the_da4ml_estimate(ref: reference.Reference, tmp_path)
     import dataclasses
 
     from hw import rtl
-    from model.fixed_ref import IntegerNetwork
+    from model.fixed.fixed_ref import IntegerNetwork
 
     if not ref.design.sparsity:
         pytest.skip(f"{ref.design.name} is not pruned")
@@ -81,7 +81,7 @@ def test_a_unit_pruned_to_a_constant_is_exact_in_the_da4ml_trace(ref: reference.
     import dataclasses
 
     from hw import rtl
-    from model.fixed_ref import IntegerNetwork
+    from model.fixed.fixed_ref import IntegerNetwork
 
     d = ref.design
     last = ref.network.layers[-1]
@@ -106,10 +106,11 @@ def test_a_unit_pruned_to_a_constant_is_exact_in_the_da4ml_trace(ref: reference.
 
 
 def test_profile_check_qkeras_equals_numpy(ref: reference.Reference, golden: G.Golden) -> None:
-    """The check's QKeras model (model/check.py) carrying the integer weights predicts what the
+    """The check's QKeras model (model/networks/check.py) carrying the integer weights predicts what the
     numpy integer model predicts, on every golden vector: TensorFlow's arithmetic as a second
     reference for the check, as QKeras is for the encoder."""
-    from model import check, fixed_ref
+    from model.fixed import fixed_ref
+    from model.networks import check
 
     d = ref.design
     if d.check is None:
@@ -125,7 +126,7 @@ def _edited_reference(tmp_path, edit) -> reference.Reference:
     import json
     import shutil
 
-    from model import design as D
+    from model.description import design as D
 
     d = D.load("vae-low")
     out = tmp_path / "reference"

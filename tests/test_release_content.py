@@ -11,10 +11,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from model import dataformat as df
-from model.dataformat import INDEX_COLUMN, LABEL_COLUMNS, TrackSet
-from model.release_layout import find_pairs
-from model.release_reader import FileReport, read_pair
+from model.data import dataformat as df
+from model.data.dataformat import INDEX_COLUMN, LABEL_COLUMNS, TrackSet
+from model.data.release_layout import find_pairs
+from model.data.release_reader import FileReport, read_pair
 from tests.test_dataformat import _error, _same, make_tracks
 
 

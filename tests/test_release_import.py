@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from model import dataformat as df
-from model import features
-from model.data_cli import data
-from model.dataformat import DataFormatError, TrackSet
-from model.feature_cache import FEATURES_FILE, ProfileStream, Readout, load_features
-from model.release_import import import_release
+from model.data import dataformat as df
+from model.data import features
+from model.data.data_cli import data
+from model.data.dataformat import DataFormatError, TrackSet
+from model.data.feature_cache import FEATURES_FILE, ProfileStream, Readout, load_features
+from model.data.release_import import import_release
 from tests.test_dataformat import _same, make_tracks
 from tests.test_release_content import pandas_release
 

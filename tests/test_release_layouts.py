@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from model import dataformat as df
-from model.dataformat import OPTIONAL_LABELS, TrackSet
-from model.release_layout import find_pairs
-from model.release_reader import FileReport
+from model.data import dataformat as df
+from model.data.dataformat import OPTIONAL_LABELS, TrackSet
+from model.data.release_layout import find_pairs
+from model.data.release_reader import FileReport
 from tests.test_dataformat import _error, _same, make_tracks
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from hw import clock, params
 from hw import golden as G
-from model.design import Design
+from model.description.design import Design
 from tb import runner
 from tests.conftest import flipped_golden
 

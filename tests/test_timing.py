@@ -14,7 +14,7 @@ import pytest
 from hw import clock, closure, params
 from hw import rtl as R
 from hw import timing as T
-from model import design as D
+from model.description import design as D
 from tests.conftest import tiny_rtl
 
 # Debian's qflow-tech-osu018 ships a real liberty (OSU 0.18 um, typical corner); ci/setup.sh installs it.
