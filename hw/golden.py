@@ -123,7 +123,7 @@ def write(path: Path, design: Design, ids, sets, x, y, manifest: dict[str, Any])
 def check_formats(design: Design, ids, x, y) -> None:
     """Refuse computed vectors a column's format cannot hold (before anything is written): the
     design's formats are wrong for what its model computes, a design error, not a corrupt file."""
-    from model.design import DesignError
+    from model.description.design import DesignError
 
     cols = [*design.x_columns, *design.output_columns]
     fmts = [design.input_format] * design.n_inputs + column_formats(design)

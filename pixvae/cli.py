@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from hw import params
-from model.design import DEFAULT_DESIGN
+from model.description.design import DEFAULT_DESIGN
 from pixvae import preflight
 from pixvae.paths import RunPaths
 from pixvae.preflight import OneLineGroup, dir_callback, file_callback
@@ -31,12 +31,12 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from hw.synth import SynthError
     from hw.timing import TimingError
     from hw.toolchain import ToolchainError
-    from model.decoder import DecoderError
-    from model.design import DesignError
-    from model.inputs import InputsError
-    from model.keras_import import KerasImportError
-    from model.offchip import OffchipError
-    from model.reference import ReferenceError
+    from model.data.inputs import InputsError
+    from model.description.design import DesignError
+    from model.description.keras_import import KerasImportError
+    from model.fixed.decoder import DecoderError
+    from model.fixed.reference import ReferenceError
+    from model.networks.offchip import OffchipError
     from pixvae.measure import MetricsError
     from tb.bulk import BulkError
 
@@ -263,7 +263,7 @@ def golden(design_name: str, run_dir: Path | None, reference: Path | None, out: 
     the user's --inputs plus random and corner sets; a track design, generated tracks; both then get
     the directed set (tb/corners.py) and any --kill-inputs."""
     from hw import golden as G
-    from model import inputs as I
+    from model.data import inputs as I
     from pixvae import stages
 
     design = _design(design_name)
@@ -376,7 +376,7 @@ def rtl_run(design_name: str, inputs: Path, raw: bool, out: Path, threshold: int
     import pandas as pd
 
     from hw.golden import load as load_golden
-    from model import inputs as I
+    from model.data import inputs as I
     from pixvae import stages
     from tb import bulk
 
@@ -727,8 +727,8 @@ def ceiling(design_name: str, tracks: int) -> None:
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
 @one_line_errors
 def pileup(tracks: int, parts: str, out: Path, threads: int) -> None:
-    """Where the pT information is lost along the chain, measured step by step (model/pileup.py)."""
-    from model import pileup as P
+    """Where the pT information is lost along the chain, measured step by step (model/measurements/pileup.py)."""
+    from model.measurements import pileup as P
 
     chosen = tuple(p.strip() for p in parts.split(",") if p.strip())
     if not chosen or any(p not in P.PARTS for p in chosen):

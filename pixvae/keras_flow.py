@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from hw import hls
-from model import design as D
-from model import formats as F
-from model import keras_import as K
-from model import reference
+from model.description import design as D
+from model.description import formats as F
+from model.description import keras_import as K
+from model.fixed import reference
 from tb import stimulus
 
 

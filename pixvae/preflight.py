@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:  # the CLI imports this module for its callbacks: keep its start-up light
-    from model.design import Design
+    from model.description.design import Design
 
 PILOT_TRACKS = 1000  # tracks generated to time this machine before a large measurement (about 0.3 s)
 WARM_UP_TRACKS = 20  # generated first: the first call pays one-off costs (8 ms a track against 0.25)
@@ -110,7 +110,7 @@ def available_memory() -> int:
 
 def measurement_tracks(design: Design, sizes: dict[str, int]) -> int:
     """Tracks a measurement generates: the test set; a VAE's reference set and one set per defect too."""
-    from model.evaluation import DEFECT_KINDS
+    from model.measurements.evaluation import DEFECT_KINDS
 
     if design.kind != "vae_encoder":
         return sizes["test"]
@@ -120,7 +120,7 @@ def measurement_tracks(design: Design, sizes: dict[str, int]) -> int:
 def pilot(design: Design, n: int = PILOT_TRACKS) -> tuple[float, float]:
     """(seconds, bytes) per track of generating and encoding tracks for this design, measured now on
     `n` tracks: the arrays a measurement keeps per track (codes, pT, a VAE's decoder truth)."""
-    from model import evaluation as E
+    from model.measurements import evaluation as E
 
     E.sample(design, WARM_UP_TRACKS, seed=999_998, progress=False)
     started = time.perf_counter()
@@ -134,7 +134,7 @@ def check_measurement_size(design: Design, sizes: dict[str, int], max_hours: flo
                            rate: tuple[float, float] | None = None) -> str:
     """Refuse (--tracks) a measurement whose generation alone would outlast max_hours or whose kept
     arrays alone would not fit in memory. Both leave out inference, the decoder and the plots, which
-    come on top; the time is timed on PILOT_TRACKS (generated in chunks of model.evaluation.CHUNK,
+    come on top; the time is timed on PILOT_TRACKS (generated in chunks of model.measurements.evaluation.CHUNK,
     a track costs a few percent less). Returns the estimate as a line ("" for at most NO_PILOT_TRACKS
     tracks, minutes and a few hundred MB on any machine this runs on: not worth timing)."""
     n = measurement_tracks(design, sizes)

@@ -36,7 +36,7 @@ TEST_TRACKS = 8000  # golden sets (2,100 tracks) plus the normal tracks that set
 def _needs_tracks(design: Design) -> None:
     """Training needs tracks: a design with plain inputs (an imported model) has none to train on."""
     if design.encoding is None:
-        from model.design import DesignError
+        from model.description.design import DesignError
 
         raise DesignError(f"{design.path / 'design.toml'}: plain inputs ([input] count), no track encoding to "
                           "train on; its reference comes from `pixvae designs new --from-keras`")

@@ -1,7 +1,7 @@
 """Corner vectors derived from a design: functional-coverage targets of its integer model, and a
 directed search for input codes that hit them.
 
-Targets (each an interval of one observable of model.fixed_ref's integer model, on the post-wrap
+Targets (each an interval of one observable of model.fixed.fixed_ref's integer model, on the post-wrap
 accumulator where a layer's result is meant, so a ReLU's flat zero does not hide the way up):
 - every saturating cast of every layer (encoder and [check]): each unit at its high rail and one
   step inside it, and for a signed result at its low rail and one step inside;
@@ -9,14 +9,14 @@ accumulator where a layer's result is meant, so a ReLU's flat zero does not hide
 - every output field's extremes: the last layer's units at the top and bottom of their
   reachable interval when that is not a rail; a kl score's least and largest bound;
 - the decision 0 and 1, and the score at, one below and one above the threshold;
-- a JointVAE's lookup tables (model/kl_discrete.py): every entry of each logit's exp and d*exp
+- a JointVAE's lookup tables (model/fixed/kl_discrete.py): every entry of each logit's exp and d*exp
   tables (indexed by d = max(a) - a) and of the ln and 1/x tables (indexed by the truncated sum).
 
-A target outside the interval analysis's bound (model/ranges.py, with the weights) is proven
+A target outside the interval analysis's bound (model/description/ranges.py, with the weights) is proven
 unreachable; one inside is hit by a vector or reported missed. The search is a greedy coordinate
 descent over the input codes, every single-input change tried at once (one batch through the
 network), restarted from the vectors nearest the target. What it misses of a layer's targets goes
-to an exact mixed-integer program of the chain (model/exact_bounds.py, HiGHS): infeasible is a
+to an exact mixed-integer program of the chain (model/description/exact_bounds.py, HiGHS): infeasible is a
 proof that the target cannot be reached ("proven unreachable by HiGHS"), a solution is a vector
 (kept only when the integer model confirms it), a time-out leaves the target missed.
 """
@@ -30,9 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from model import exact_bounds, fixed_ref, kl_discrete, ranges
-from model.design import Dense, Design
-from model.fixed_ref import IntegerNetwork
+from model.description import exact_bounds, ranges
+from model.description.design import Dense, Design
+from model.fixed import fixed_ref, kl_discrete
+from model.fixed.fixed_ref import IntegerNetwork
 
 
 @dataclass
@@ -315,7 +316,7 @@ def _chain_of(net: IntegerNetwork, layer_name: str) -> tuple[tuple, int, np.ndar
 
 def _exact(net: IntegerNetwork, tg: list[Target], found: np.ndarray, log=None,
            time_limit: float = 5.0) -> tuple[dict[str, str], list[np.ndarray], list[str]]:
-    """The layer targets the search missed, settled by model/exact_bounds.py: (proven unreachable
+    """The layer targets the search missed, settled by model/description/exact_bounds.py: (proven unreachable
     target -> proof, vectors that hit targets, targets whose program timed out)."""
     proven: dict[str, str] = {}
     vectors: list[np.ndarray] = []

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from hw import golden as G
-from model import design as D
+from model.description import design as D
 from pixvae import preflight
 from pixvae.cli import main
 

@@ -1,4 +1,4 @@
-"""The exact reachability programs (model/exact_bounds.py) against exhaustive enumeration: on a
+"""The exact reachability programs (model/description/exact_bounds.py) against exhaustive enumeration: on a
 small two-layer network whose every input vector can be tried, a window of the output layer's
 accumulator is declared unreachable exactly when no input reaches it, and a solution found is a
 real input that does."""
@@ -9,10 +9,10 @@ import itertools
 
 import numpy as np
 
-from model import exact_bounds
-from model.design import Dense
-from model.fixed_ref import IntLayer
-from model.formats import parse
+from model.description import exact_bounds
+from model.description.design import Dense
+from model.description.formats import parse
+from model.fixed.fixed_ref import IntLayer
 
 
 def _net(seed: int) -> tuple[IntLayer, IntLayer]:
@@ -26,7 +26,7 @@ def _net(seed: int) -> tuple[IntLayer, IntLayer]:
 
 
 def _accumulators(layers: tuple[IntLayer, IntLayer], x: np.ndarray, frac: int) -> np.ndarray:
-    """The output layer's accumulators by model.fixed_ref's arithmetic (IntLayer), for every row."""
+    """The output layer's accumulators by model.fixed.fixed_ref's arithmetic (IntLayer), for every row."""
     first, second = layers
     h = first(x, frac)
     s = second.spec

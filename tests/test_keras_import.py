@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import design as D
+from model.description import design as D
 from pixvae.paths import REPO
 
 TOML_PLAIN = """
@@ -134,7 +134,7 @@ def test_unsupported_layers_and_quantizers_are_refused_naming_the_layer(tmp_path
     import tensorflow as tf
     from qkeras import QActivation, quantized_bits, quantized_relu
 
-    from model import keras_import as K
+    from model.description import keras_import as K
 
     def chain(*layers):
         x = inp = tf.keras.Input((8,), name="x_in")
@@ -165,7 +165,7 @@ def test_unsupported_layers_and_quantizers_are_refused_naming_the_layer(tmp_path
 def test_batchnorm_folds_where_exact_and_is_refused_where_not(tmp_path: Path) -> None:
     import tensorflow as tf
 
-    from model import keras_import as K
+    from model.description import keras_import as K
 
     def with_bn(scale: float):
         x = inp = tf.keras.Input((8,), name="x_in")
@@ -199,9 +199,9 @@ def _through(tmp_path: Path, model, name: str, input_format: str, user: np.ndarr
     RTL; the golden outputs of the user's inputs (which the RTL matched bit for bit) equal the
     model's own predict."""
     from hw import hls
-    from model import inputs as I
-    from model import keras_import as K
-    from model import reference
+    from model.data import inputs as I
+    from model.description import keras_import as K
+    from model.fixed import reference
     from pixvae import keras_flow, stages
     from tb import runner
 
@@ -253,7 +253,7 @@ def test_16_to_16_qdense_goes_through(tmp_path: Path) -> None:
     y = bulk.run(exe, tmp_path / "rtl", design, g.x, 0).y
     assert np.array_equal(y, g.y)
     # `rtl-run --keras`'s check: the RTL against the saved model's predict, the C simulation, numpy
-    from model import reference
+    from model.fixed import reference
     from pixvae import keras_flow
 
     ref = reference.load(design.reference_dir, design)

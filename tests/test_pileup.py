@@ -1,4 +1,4 @@
-"""`pixvae pileup` (model/pileup.py) on a few hundred tracks: the measurement finds the pT
+"""`pixvae pileup` (model/measurements/pileup.py) on a few hundred tracks: the measurement finds the pT
 information where it is (truth cotBeta and y-local), not where it is not (shuffled labels), and
 the command writes its table and JSON."""
 
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from model import pileup as P
+from model.measurements import pileup as P
 from pixvae.paths import REPO
 
 

@@ -1,4 +1,4 @@
-"""Range analysis (model/ranges.py) and design-derived corner vectors (tb/corners.py): formats that
+"""Range analysis (model/description/ranges.py) and design-derived corner vectors (tb/corners.py): formats that
 cannot hold what reaches them are refused in one line, and the directed search's targets."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from hw import golden as G
-from model import design as D
-from model import reference
-from model.fixed_ref import IntegerNetwork, IntLayer
+from model.description import design as D
+from model.fixed import reference
+from model.fixed.fixed_ref import IntegerNetwork, IntLayer
 from tb import corners
 
 USER = Path(__file__).parent / "data" / "user-net.toml"
@@ -81,7 +81,7 @@ def test_an_accumulator_that_can_wrap_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_reference_whose_weights_overflow_is_refused(vae_low: D.Design, tmp_path: Path) -> None:
-    """A design built without model.design's check (so its formats-only check never ran): the
+    """A design built without model.description.design's check (so its formats-only check never ran): the
     loader's check with the weights refuses it."""
     ref = reference.load(vae_low.reference_dir, vae_low)
     first = ref.network.layers[0]
@@ -179,7 +179,7 @@ def test_the_committed_golden_sets_cover_every_target_but_the_documented_misses(
 
 
 def test_observe_is_the_integer_model(design: D.Design, ref: reference.Reference, golden: G.Golden) -> None:
-    """The search's own forward pass (float BLAS where exact) equals model.fixed_ref's outputs."""
+    """The search's own forward pass (float BLAS where exact) equals model.fixed.fixed_ref's outputs."""
     obs = corners.observe(ref.network, golden.x)
     assert np.array_equal(obs["score"][:, 0], golden.score)
     last = ref.network.layers[-1].spec.name
@@ -192,7 +192,7 @@ def test_the_relaxation_keeps_what_two_units_share(tmp_path: Path) -> None:
     intervals alone let o's sum reach +-15/32 (h in [0, 15/16]); the relaxation keeps z shared
     and leaves only each unit's rounding (half an LSB either way) and the chord's departure from
     z's own slope (at most half an LSB at the far end): two LSBs of h at most."""
-    from model import ranges
+    from model.description import ranges
 
     design = D.load(_write(tmp_path, TINY, "tiny"))
     h, o = design.layers
@@ -209,7 +209,7 @@ def test_the_relaxation_keeps_what_two_units_share(tmp_path: Path) -> None:
 def test_the_tight_bounds_hold_on_the_committed_vectors(design: D.Design, ref: reference.Reference,
                                                         golden: G.Golden) -> None:
     """Soundness on data: every accumulator the integer model computes lies inside its bound."""
-    from model import ranges
+    from model.description import ranges
 
     obs = corners.observe(ref.network, golden.x)
     for lr in ranges.analyse(design, ref.network, tight=True).all_layers:

@@ -106,8 +106,9 @@ N_ROWS = 13  # y-profile rows per time slice (the sensor's 13 rows)
 # which add figures as they grow, and a figure there changes no model, RTL or vector.
 LAYER_KEYS = ("name", "units", "activation", "weight", "bias", "accum", "result")
 # Training settings, in [training] and in every [training.profiles.*] (a profile's override them);
-# read by model/vae.py, model/jointvae.py, model/classifier.py, model/check.py, pixvae/stages.py.
-# `reconstruction` and `optimizer` name the JointVAE's recipe for the reader (model/jointvae.py).
+# read by model/networks/vae.py, model/networks/jointvae.py, model/networks/classifier.py, model/networks/check.py,
+# pixvae/stages.py.
+# `reconstruction` and `optimizer` name the JointVAE's recipe for the reader (model/networks/jointvae.py).
 TRAINING_KEYS = ("seed", "n_tracks", "eval_tracks", "epochs", "prune_epochs", "finetune_epochs", "check_epochs",
                  "batch_size", "learning_rate", "beta", *BETA_ANNEAL, "kl_eps", "tau_start", "tau_min", "tau_rate",
                  "discrete_capacity", "capacity_gamma", "capacity_epochs", "weight_decay", "lr_plateau_patience",
@@ -521,7 +522,7 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
             raise DesignError(f"{src}: [outputs] 'score' {score} belongs to a vae_encoder")
         # Exact: the means' squares (2f + 1 fraction bits with the 0.5), the dips and the check scaled
         # by 2**shift need that many fraction bits; whether the format holds their largest sum is
-        # the range analysis's (model/ranges.py), once the description is read.
+        # the range analysis's (model/description/ranges.py), once the description is read.
         mu = last.result
         frac = 2 * mu.frac + 1
         if dip_shift is not None:
@@ -615,7 +616,7 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
         check,
         budget_ns,
     )
-    from model import ranges  # it reads Design: imported here, not at the top
+    from model.description import ranges  # it reads Design: imported here, not at the top
 
     for where, problem in ranges.analyse(design).problems():  # every weight anywhere in its format
         raise DesignError(f"{src}: {where} {problem}")
@@ -625,7 +626,7 @@ def parse(doc: dict[str, Any], folder: Path) -> Design:
 def _layers(raw_layers: list[Any], n_in: int, in_fmt: FixedFormat, src: Path, section: str,
             seen: set[str]) -> list[Dense]:
     """Dense layers of a [[section]] list, each checked: names new (added to `seen`), QKeras
-    formats, an exact accumulator (whether it can overflow: model/ranges.py, in parse)."""
+    formats, an exact accumulator (whether it can overflow: model/description/ranges.py, in parse)."""
     if not raw_layers:
         raise DesignError(f"{src}: '{section}' is empty")
     layers: list[Dense] = []
@@ -665,7 +666,7 @@ def _layers(raw_layers: list[Any], n_in: int, in_fmt: FixedFormat, src: Path, se
                 f"products ({prev_frac + fmts['weight'].frac}): the sum would not be exact"
             )
         fan_in = n_in if not layers else layers[-1].units
-        # Whether the accumulator can wrap is the range analysis's (model/ranges.py), after parsing.
+        # Whether the accumulator can wrap is the range analysis's (model/description/ranges.py), after parsing.
         layers.append(Dense(lname, fan_in, units, act, **fmts))
     return layers
 

@@ -267,11 +267,11 @@ def load(path: Path, design: Design, with_check: bool = True) -> Reference:
 
 
 def check_ranges(net: IntegerNetwork, src: Path) -> None:
-    """Refuse weights whose reachable sums or score a format cannot hold (model/ranges.py, with
+    """Refuse weights whose reachable sums or score a format cannot hold (model/description/ranges.py, with
     the weights): the design's formats-only check makes this redundant for a design read by
-    model.design, so it fails only for a design built some other way; a design error either way."""
-    from model import ranges
-    from model.design import DesignError
+    model.description.design, so it fails only for a design built some other way; a design error either way."""
+    from model.description import ranges
+    from model.description.design import DesignError
 
     for where, problem in ranges.analyse(net.design, net).problems():  # a check not read: its formats alone
         raise DesignError(f"{src}: with these weights, {net.design.path / 'design.toml'} {where} {problem}")

@@ -1,9 +1,9 @@
 """A user's own QKeras model as a design: its layers and quantizers read into a description, its
-quantized weights into the tool-neutral reference (model/reference.py). No training.
+quantized weights into the tool-neutral reference (model/fixed/reference.py). No training.
 
 Formats follow from the quantizers as hls4ml derives them: quantized_bits(b, i) is fixed<b, i+1>,
 quantized_relu(b, i) is ufixed<b, i>, both RND_CONV,SAT (QKeras rounds half to even and clips).
-Accumulators are exact, from the formats and the fan-in (model/ranges.py). A layer without a
+Accumulators are exact, from the formats and the fan-in (model/description/ranges.py). A layer without a
 quantizer keeps its exact value: an unquantized Dense's weights in the narrowest format that
 holds them, a linear output as its accumulator, a plain ReLU as the accumulator's positive half.
 Supported: QDense/Dense, QActivation/Activation (relu, linear, quantized_relu, quantized_bits),
@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from model.design import Dense, Design
-from model.formats import FixedFormat
+from model.description.design import Dense, Design
+from model.description.formats import FixedFormat
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 DEFAULT_INPUT = FixedFormat(16, 6, True)  # hls4ml's default precision, for inputs no quantizer describes
 MAX_EXACT_FRAC = 32  # an unquantized weight or a folded one must sit on a grid of at most this many fraction bits
-MAX_WIDTH = 64  # the widest format a design may declare (model/formats.py)
+MAX_WIDTH = 64  # the widest format a design may declare (model/description/formats.py)
 
 
 class KerasImportError(ValueError):
@@ -246,8 +246,8 @@ def groups(model, input_format: FixedFormat | None) -> tuple[FixedFormat, list[G
 
 def _accum(g: Group, n_in: int, x_lo: int, x_hi: int, x_frac: int, what: str) -> FixedFormat:
     """The exact accumulator: every product's fraction bits, and integer bits for the largest sum the
-    formats and the fan-in allow (model/ranges.py, weights anywhere in their formats)."""
-    from model import ranges
+    formats and the fan-in allow (model/description/ranges.py, weights anywhere in their formats)."""
+    from model.description import ranges
 
     frac = max(x_frac + g.weight.frac, g.bias_fmt.frac)
     wide = FixedFormat(frac + 200, 200, True)  # never reached: the analysis' sums are Python integers
@@ -293,7 +293,7 @@ def to_design_text(name: str, model, source: Path, digest: str, input_format: Fi
 
 def integer_network(design: Design, gs: list[Group]):
     """The model's quantized weights as raw integers of the design's formats."""
-    from model.fixed_ref import IntegerNetwork, IntLayer
+    from model.fixed.fixed_ref import IntegerNetwork, IntLayer
 
     layers = []
     for spec, g in zip(design.layers, gs, strict=True):

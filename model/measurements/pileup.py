@@ -1,6 +1,6 @@
 """Where the pileup (pT) information is lost along our chain, measured step by step (issue 23).
 
-Signal is |pT| > 2 GeV (model.classifier). A track of transverse momentum pT crosses the sensor
+Signal is |pT| > 2 GeV (model.networks.classifier). A track of transverse momentum pT crosses the sensor
 plane at r = 30 mm with ``beta = atan(y / r) + q asin(chord / 2R)``, R = pT / (0.3 B): what tells
 pT is the small difference between the crossing angle (cotBeta, which the cluster shows) and
 the geometric angle atan(y0 / r) (which y0 gives); at 2 GeV it is 0.0086 in cotBeta. So every
@@ -11,7 +11,7 @@ step is measured twice:
   estimate, y0, atan(y0 / r), cotBeta estimate - y0 / r).
 Every row of the chain table uses the same classifier family (scikit-learn histogram gradient-
 boosted trees), the same tracks and the same train/test halves; AUC (Hanley-McNeil error) and
-background rejection at 93% / 98% signal efficiency (bootstrap error, model.metrics).
+background rejection at 93% / 98% signal efficiency (bootstrap error, model.measurements.metrics).
 
 `offdetector` measures the paper's choice, a scikit-learn MLP with the background undersampled
 to the signal count, on each design's inputs (and on `vae-low`'s decoded tracks) with the
@@ -30,9 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from model import classifier, encoding, generator
-from model import metrics as M
-from model.features import readout
+from model.data import encoding, generator
+from model.data.features import readout
+from model.measurements import metrics as M
+from model.networks import classifier
 
 SEED = 501  # generator seeds of its own (measurement sets use 101-105, the ceiling 301-305)
 CHUNK = 5_000
@@ -107,7 +108,7 @@ def generate(n: int, seed: int = SEED, log: Log = print) -> Tracks:
 
 
 def y0_value(y_mm: np.ndarray, bits: int | None) -> np.ndarray:
-    """y0 in mm at `bits` bits (the bin centre of the design's code, model.encoding), float if None."""
+    """y0 in mm at `bits` bits (the bin centre of the design's code, model.data.encoding), float if None."""
     if bits is None:
         return np.asarray(y_mm, dtype=np.float64)
     lo, hi = encoding.Y0_SPAN_MM
@@ -118,8 +119,8 @@ def y0_value(y_mm: np.ndarray, bits: int | None) -> np.ndarray:
 
 def codes(prof: np.ndarray, bits: int) -> np.ndarray:
     """(n, slices * 13) codes of the paper's two kinds as fractions of 2**B: 4-bit linear (500 e
-    bins), 10-bit sqrt-log (model.features)."""
-    from model.features import encode_4bit, encode_10bit
+    bins), 10-bit sqrt-log (model.data.features)."""
+    from model.data.features import encode_4bit, encode_10bit
 
     if bits == 4:
         return _flat(encode_4bit(prof)) / 16
@@ -328,9 +329,9 @@ def mlp_row(name: str, x_tr: np.ndarray, x_te: np.ndarray, train: Tracks, test: 
 
 def vae_low_decoded(tracks: Tracks) -> np.ndarray:
     """`vae-low`'s decoded 8 slices (code fractions) from its committed bit-exact encoder and decoder."""
-    from model import decoder as decmod
-    from model import design as D
-    from model import reference
+    from model.description import design as D
+    from model.fixed import decoder as decmod
+    from model.fixed import reference
 
     des = D.load("vae-low")
     ref = reference.load(des.reference_dir, des, with_check=False)
@@ -382,9 +383,9 @@ def offdetector(tracks: Tracks, log: Log = print) -> list[dict[str, Any]]:
 def percent_error_definitions(tracks: Tracks, design_name: str = "vae-high", log: Log = print) -> dict[str, Any]:
     """The committed reference's reconstruction error of the test half, measured several ways, and
     the charge error that a given code error becomes through the readback (the cause)."""
-    from model import decoder as decmod
-    from model import design as D
-    from model import reference
+    from model.description import design as D
+    from model.fixed import decoder as decmod
+    from model.fixed import reference
 
     des = D.load(design_name)
     ref = reference.load(des.reference_dir, des, with_check=False)

@@ -1,6 +1,6 @@
 """Interval analysis of a design's integer layers: what each accumulator, result and score can reach.
 
-The semantics are model/fixed_ref.py's: exact products summed in the accumulator format, ReLU on
+The semantics are model/fixed/fixed_ref.py's: exact products summed in the accumulator format, ReLU on
 the accumulator, a RND_CONV/SAT cast to the result. Two modes:
 
 - from the formats alone (`analyse(design)`): every weight anywhere in its format (the [check]'s
@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from model.design import N_ROWS, Dense, Design
-from model.formats import FixedFormat
+from model.data.tracks import N_ROWS
+from model.description.formats import FixedFormat
+
+if TYPE_CHECKING:  # design.py runs this analysis while it reads a description: no import back at run time
+    from model.description.design import Dense, Design
 
 
 def _obj(a) -> np.ndarray:
@@ -265,7 +269,7 @@ def _relaxed(first: LayerRange, w1, w2, x_lo: np.ndarray, x_hi: np.ndarray) -> t
 
 
 def max_dips(design: Design) -> int:
-    """The largest sum of profile dips (model.fixed_ref.profile_dips), in input LSBs, attained: two
+    """The largest sum of profile dips (model.fixed.fixed_ref.profile_dips), in input LSBs, attained: two
     adjacent rows cannot both dip (each would have to lie below the other), so at most every
     other interior row of each slice dips, each by at most the top code."""
     return len(design.encoding.slices) * ((N_ROWS - 2 + 1) // 2) * design.input_format.raw_max
@@ -273,7 +277,7 @@ def max_dips(design: Design) -> int:
 
 def discrete_kl_max(design: Design) -> int:
     """The integer discrete KL's largest value (score raw): max(0, G - ...) <= G <= the ln table at s = 1."""
-    from model import kl_discrete
+    from model.fixed import kl_discrete
 
     return sum(int(kl_discrete.log_table(np.array([1.0]), k, design.score_format.frac)[0])
                for k in design.latent_split.categorical)
@@ -281,7 +285,7 @@ def discrete_kl_max(design: Design) -> int:
 
 def analyse(design: Design, network=None, tight: bool = False) -> Ranges:
     """The design's reachable ranges: from the formats alone, or with a network's integer weights
-    (model.fixed_ref.IntegerNetwork: its layers and, when the design has one, its check); `tight`
+    (model.fixed.fixed_ref.IntegerNetwork: its layers and, when the design has one, its check); `tight`
     (with weights) also bounds each chain's second layer through a linear relaxation of its first
     (_relaxed: exact, slower)."""
     n_in, top = design.n_inputs, design.input_format.raw_max

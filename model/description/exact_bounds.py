@@ -1,8 +1,8 @@
 """Exact reachability of a layer's accumulator by mixed-integer programming (HiGHS, via scipy).
 
-Interval analysis (model/ranges.py) is sound but loose past the first layer: it lets every unit of
+Interval analysis (model/description/ranges.py) is sound but loose past the first layer: it lets every unit of
 the layer before reach its own extreme at once. Here the whole chain up to the layer in question is
-written as a mixed-integer program over the integer input codes, with model/fixed_ref.py's
+written as a mixed-integer program over the integer input codes, with model/fixed/fixed_ref.py's
 semantics: exact products summed (integer coefficients), ReLU as max(acc, 0), the cast's rounding
 as |acc - 2**k q| <= 2**(k-1) (RND_CONV) or 0 <= acc - 2**k q < 2**k (TRN), and saturation as
 min/max, each non-linearity with one binary and big-M constants from the interval bounds.
@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import lil_matrix
 
-from model.design import Dense
+if TYPE_CHECKING:
+    from model.description.design import Dense
 
 
 @dataclass

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from model.design import Design
-from model.formats import FixedFormat
+from model.description.design import Design
+from model.description.formats import FixedFormat
 
 
 class InputsError(ValueError):
