@@ -55,6 +55,10 @@ KIT_FILES = ("Vtop.h", "Vtop__ALL.a", "Vtop_classes.mk", *(f"{o}.o" for o in RUN
 # the primitives'); bits left when it runs out stay "not proven" (sat not tried).
 SAT_BUDGET_S = 120.0
 SAT_TIMEOUT_S = 5  # seconds one sat proof may take
+# The regression starts registers at random values (tb.runner.RANDOM_INIT); a coverage run starts them
+# at zero, so that a register bit's random start value is not counted as a toggle (it would hide a
+# bit the vectors never move). The start-up is then the same in every run.
+ZERO_START = ("+verilator+rand+reset+0",)
 FUNCTIONAL_NOTE = ("reserved for functional coverage (design-derived targets: saturating casts at their rails, "
                    "ReLU states, threshold boundary, JointVAE tables), from functional_coverage(network, x, threshold)")
 TOGGLE_RE = re.compile(r"^(?P<sig>[^\[:]+(?:\[\d+\])*):(?P<dir>0->1|1->0)$")
@@ -218,7 +222,7 @@ def run_counts(exe: Path, rtl_dir: Path, design, x: np.ndarray, thresholds: list
     for i, thr in enumerate(thresholds):
         dat.unlink(missing_ok=True)
         with _coverage_file(dat):
-            r = bulk.run(exe, rtl_dir, design, x, thr)
+            r = bulk.run(exe, rtl_dir, design, x, thr, ZERO_START)
         if not dat.is_file():
             raise CoverageError(f"{exe}: wrote no coverage file (not a coverage build?)")
         if expected is not None:
@@ -577,7 +581,7 @@ def measure(design, rtl_dir: Path, golden, work_dir: Path, thresholds: list[int]
     result = analyse(counts, meta, rtl_dir, work_dir, prove, sat_budget_s, log)
     return {"design": design.name, "model_hash": meta.model_hash, "exported_sha256": meta.exported_sha256,
             "tool": verilator_version(), "flags": runner.VERILATOR_ARGS + COVERAGE_ARGS,
-            "vectors": len(golden), "thresholds": thresholds,
+            "vectors": len(golden), "thresholds": thresholds, "plusargs": list(ZERO_START),
             "scopes": {"top": f"module {meta.top} (the protocol wrapper)",
                        "core": "every module under u_core (the da4ml pipeline: stage modules and their primitives)"},
             "proof_methods": {"top-assignment": "the wrapper's generated assignment gives the bit a constant",
