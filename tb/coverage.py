@@ -360,8 +360,14 @@ def yosys_proofs(rtl_dir: Path, meta: R.RtlMeta, candidates: list[tuple[str, str
                                 else _net(hier, name))
         else:
             out[(hier, sig)] = ("", None, "no net in yosys's netlist")
-    # The wrapper's bits first, then the stage modules' wires, the core's registers, the primitives' internals.
-    ids = sorted(sat_for, key=lambda i: {0: 0, 2: 1, 1: 2}.get(sat_name[i].count("."), 3))
+    # Cheap proofs first, so that the budget proves the most: the stage modules' wires in da4ml's
+    # order (a low index is near the inputs, a small cone), the primitives' internals, then the core's
+    # and the wrapper's registers (two time steps over the whole pipeline).
+    def order(i: int) -> tuple[int, int]:
+        idx = re.search(r"\.v(\d+)", sat_name[i])
+        return {2: 0, 1: 2, 0: 3}.get(sat_name[i].count("."), 1), int(idx.group(1)) if idx else 0
+
+    ids = sorted(sat_for, key=order)
     if ids and sat_budget_s > 0:
         results = _sat(exe, meta, rtl_dir, [(i, sat_name[i]) for i in ids], work_dir, sat_budget_s, log)
     else:
