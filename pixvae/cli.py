@@ -39,8 +39,9 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from model.networks.offchip import OffchipError
     from pixvae.measure import MetricsError
     from tb.bulk import BulkError
+    from tb.coverage import CoverageError
 
-    errs: list[type[BaseException]] = [GoldenError, HlsError, ToolchainError, ReferenceError, BulkError,
+    errs: list[type[BaseException]] = [GoldenError, HlsError, ToolchainError, ReferenceError, BulkError, CoverageError,
                                        ParameterError, RtlError, DesignError, SynthError, TimingError, ClockError,
                                        DecoderError, MetricsError, OffchipError, FileNotFoundError, InputsError,
                                        KerasImportError]
@@ -413,6 +414,43 @@ def rtl_run(design_name: str, inputs: Path, raw: bool, out: Path, threshold: int
             sys.exit(1)
         click.echo(f"bit-exact: the RTL equals {keras_model}'s predict, hls4ml's C simulation and the numpy "
                    f"integer model on all {last.size} outputs")
+
+
+@main.command("coverage")
+@design_opt
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="JSON report [default: build/coverage/DESIGN/coverage.json].")
+@click.option("--sat-budget", type=click.FloatRange(min=0), default=120.0, show_default=True,
+              help="Seconds for yosys sat proofs of never-toggled bits (0: the wrapper's assignments and opt only).")
+@one_line_errors
+def coverage(design_name: str, out: Path | None, sat_budget: float) -> None:
+    """Line and toggle coverage (Verilator) of the committed RTL under the golden vectors at every
+    threshold of the regression's sweep; never-toggled bits split into constant by construction
+    (with the proof's method) and not proven constant."""
+    from hw.golden import load as load_golden
+    from hw.synth import yosys_exe
+    from hw.toolchain import setup_verilator_env
+    from pixvae import stages
+    from tb import coverage as cov
+
+    design = _design(design_name)
+    setup_verilator_env()
+    yosys_exe()  # missing tools stop here, before any work
+    run = _run(None, design, "build/regress")  # the RTL `pixvae regress` exports
+    ref = _ref(design, design.reference_dir, run)
+    g = load_golden(design.vectors_dir, design, expected_hash=ref.model_hash)
+    work = Path("build/coverage") / design.name
+    out = out or work / "coverage.json"
+    if out.is_dir():
+        raise cov.CoverageError(f"--out {out}: a directory, not a JSON file")
+    stages.export(ref, run.hls, run.rtl)
+    res = cov.measure(design, run.rtl, g, work, sat_budget_s=sat_budget)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1) + "\n")
+    click.echo(f"\n== RTL code coverage: {design.name} ==")
+    for line in cov.summary_lines(res):
+        click.echo(line)
+    click.echo(f"written: {out}")
 
 
 @main.command("waves")

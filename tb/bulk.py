@@ -75,16 +75,17 @@ def _compile(cmd: list[str], build_dir: Path) -> None:
         raise BulkError(f"compiling the bulk harness failed (see {build_dir / 'build.log'})")
 
 
-def build(rtl_dir: Path, build_dir: Path) -> tuple[Path, float, bool]:
+def build(rtl_dir: Path, build_dir: Path, kit: Path | None = None) -> tuple[Path, float, bool]:
     """(executable, seconds, cached): the C++ harness linked against the compiled model of the RTL's
-    Verilator build for the cocotb tests (tb.runner.model_kit; compiled first when not cached)."""
+    Verilator build for the cocotb tests (tb.runner.model_kit; compiled first when not cached), or
+    against another build's `kit` (tb.coverage's; its verilated_cov.o is linked too)."""
     from tb import runner
 
     root = setup_verilator_env()
     meta = R.load_meta(rtl_dir)
     header = config_header(meta)
     t0 = time.perf_counter()
-    kit = runner.model_kit(rtl_dir, build_dir / "model")
+    kit = kit or runner.model_kit(rtl_dir, build_dir / "model")
     digest = hashlib.sha256(HARNESS.read_bytes() + header.encode() + str(CXX_FLAGS).encode()
                             + (kit / "Vtop__ALL.a").read_bytes()).hexdigest()
     exe = build_dir / "bulk_tb"
@@ -96,7 +97,9 @@ def build(rtl_dir: Path, build_dir: Path) -> tuple[Path, float, bool]:
     inc = [f"-I{d}" for d in (build_dir.resolve(), kit, root / "include", root / "include" / "vltstd")]
     obj = build_dir / "bulk_tb.o"
     _compile(["g++", *CXX_FLAGS, *inc, *_kit_defines(kit), "-c", str(HARNESS), "-o", str(obj)], build_dir)
-    objs = [kit / f"{o}.o" for o in runner.RUNTIME_OBJECTS] + [kit / "Vtop__ALL.a"]
+    # The runtime objects the kit holds (a coverage kit has no verilated_vpi, and verilated_cov besides).
+    objs = [kit / f"{o}.o" for o in (*runner.RUNTIME_OBJECTS, "verilated_cov") if (kit / f"{o}.o").is_file()]
+    objs.append(kit / "Vtop__ALL.a")
     _compile(["g++", str(obj), *map(str, objs), "-pthread", "-o", str(exe)], build_dir)
     stamp.write_text(json.dumps({"sha256": digest}))
     return exe, time.perf_counter() - t0, False
