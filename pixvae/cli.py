@@ -445,6 +445,7 @@ def coverage(design_name: str, out: Path | None, sat_budget: float) -> None:
         raise cov.CoverageError(f"--out {out}: a directory, not a JSON file")
     stages.export(ref, run.hls, run.rtl)
     res = cov.measure(design, run.rtl, g, work, sat_budget_s=sat_budget)
+    res["functional"] = cov.functional(ref.network, g)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1) + "\n")
     click.echo(f"\n== RTL code coverage: {design.name} ==")

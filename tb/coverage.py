@@ -59,8 +59,6 @@ SAT_TIMEOUT_S = 5  # seconds one sat proof may take
 # at zero, so that a register bit's random start value is not counted as a toggle (it would hide a
 # bit the vectors never move). The start-up is then the same in every run.
 ZERO_START = ("+verilator+rand+reset+0",)
-FUNCTIONAL_NOTE = ("reserved for functional coverage (design-derived targets: saturating casts at their rails, "
-                   "ReLU states, threshold boundary, JointVAE tables), from functional_coverage(network, x, threshold)")
 TOGGLE_RE = re.compile(r"^(?P<sig>[^\[:]+(?:\[\d+\])*):(?P<dir>0->1|1->0)$")
 
 
@@ -604,7 +602,18 @@ def measure(design, rtl_dir: Path, golden, work_dir: Path, thresholds: list[int]
                               "yosys-sat": "yosys sat -seq 2 -prove-skip 1 over its input cone: constant from the "
                                            "first edge on, for any input and register start value"},
             **result,
-            "functional": {"status": "not measured", "note": FUNCTIONAL_NOTE}}
+            "functional": {"status": "not measured (see functional())"}}
+
+
+def functional(network, golden) -> dict[str, Any]:
+    """Functional coverage of the golden vectors against the design's targets (tb/corners.py): hit,
+    proven unreachable (interval bound, or an exact program whose proof the manifest records:
+    re-proved by `pixvae golden`) or missed, per group, with every target listed."""
+    from tb import corners
+
+    proven = golden.manifest.get("directed", {}).get("proven_by_milp", {})
+    res = corners.functional_coverage(network, golden.x, golden.threshold_raw, proven=proven)
+    return {"status": "measured", "summary": corners.summary_line(res), **res}
 
 
 def _group(entries: list[dict[str, Any]], limit: int) -> list[str]:
@@ -655,5 +664,11 @@ def summary_lines(r: dict[str, Any], limit: int = 12) -> list[str]:
     if r["uncovered_lines"]:
         out.append("uncovered line/branch points: " + "; ".join(
             f"{u['module']} {u['file']}:{u['line']} {u['what']}" for u in r["uncovered_lines"][:limit]))
-    out.append(f"functional coverage: {r['functional']['status']} ({r['functional']['note'].split(' (')[0]})")
+    f = r["functional"]
+    if f.get("status") == "measured":
+        out.append(f"functional coverage: {f['summary']}; by group: " + ", ".join(
+            f"{g} {c.get('hit', 0)}/{sum(c.values())} hit" for g, c in f["by_group"].items()))
+        out += [f"  missed: {m}" for m in f["missed_targets"][:limit]]
+    else:
+        out.append(f"functional coverage: {f['status']}")
     return out

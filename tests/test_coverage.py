@@ -11,8 +11,8 @@ import pytest
 
 from hw import golden as G
 from hw import rtl as R
-from model import design as D
-from model import reference
+from model.description import design as D
+from model.fixed import reference
 from tests.conftest import BUILD, build_lock, export
 
 NAME = "classifier"
