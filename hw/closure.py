@@ -143,7 +143,8 @@ def _report(design: str, model_hash: str, depth_slack: int, depths: list[dict[st
             "per_target_best": check["per_target_best"], "depths": depths}
 
 
-def time_run(rtl_dir: Path, work: Path, pdk_dir: Path, budget_ns: float = params.LATENCY_BUDGET_NS) -> dict[str, Any]:
+def time_run(rtl_dir: Path, work: Path, pdk_dir: Path, budget_ns: float = params.LATENCY_BUDGET_NS,
+             lib_dir: Path | None = None) -> dict[str, Any]:
     """The timing report of RTL a run just built (`pixvae flow`): ASAP7's SS corner (the sign-off
     corner) with the design-sized wire-load estimate, the same flow as `pixvae timing`, cached by
     the RTL's digest. Only the RTL's own depth: no sweep."""
@@ -152,7 +153,7 @@ def time_run(rtl_dir: Path, work: Path, pdk_dir: Path, budget_ns: float = params
     d: dict[str, Any] = {"adder_levels": meta.adder_levels_per_stage, "latency_cycles": meta.latency_cycles,
                          "rtl_sha256": R.sources_sha256(rtl_dir, meta),
                          "asic": {lib.name: T.asic(rtl_dir, Path(work) / f"asic_{lib.name}", lib,
-                                                   generic_dir=Path(work) / "generic")}}
+                                                   generic_dir=Path(work) / "generic", lib_dir=lib_dir)}}
     return _report(meta.design, meta.model_hash, meta.depth_slack, [d], budget_ns)
 
 

@@ -8,12 +8,15 @@ Two kinds of target, each figure naming the tool and version that produced it:
   PyPI yowasp build, WebAssembly) places and routes; Fmax and the critical path (logic and
   routing split) come from nextpnr's report of the routed design. ECP5 is a LUT4 family and
   slower than the paper's Xilinx UltraScale+ part: its figures are not Xilinx figures.
-- ASIC, a standard-cell estimate: yosys + abc map the RTL onto a liberty's cells (`abc -fast`:
-  abc's delay-oriented `map`; on the 8-level encoder it gave a 30% shorter worst stage at both
-  corners than the default `&nf` script, in a fraction of the time, which took over 20 minutes on
-  the one-stage encoder); OpenSTA (Debian) times the netlist with each corner's liberty (same
-  cells), ideal clock and wires. The worst register-to-register path gives the shortest period
-  that corner closes; no placement, so real wires only add to it.
+- ASIC, a standard-cell estimate: yosys `synth -flatten -noabc` once per RTL, then per library
+  `dfflibmap` and abc onto the first (sign-off) corner's liberty with ABC_SCRIPT: delay-oriented
+  `map`, then buffering (fanout at most 16) and gate sizing; OpenSTA (Debian) times the netlist
+  at each corner, ideal clock, each figure twice: with no wire-load model and with a named one
+  (the liberty's `default_wire_load` set explicitly, since OpenSTA would otherwise apply it
+  silently; for ASAP7, which defines none, a model sized to the design: hw.liberty). The worst
+  register-to-register path gives the shortest period that corner closes; maximum-transition and
+  maximum-capacitance violations left after buffering are counted; the hold corner (ASAP7 FF)
+  reports the register-to-register hold slack. No placement: a wire-load model is an estimate.
 
 Every run is cached in its work folder by the digest of the RTL, the options and the tool
 versions (an ECP5 routing takes minutes).
@@ -532,12 +535,14 @@ def generic_netlist(rtl_dir: Path, work: Path, timeout_s: float = 7200.0) -> Pat
 
 
 def asic(rtl_dir: Path, work: Path, library: CellLibrary, *, generic_dir: Path | None = None,
-         timeout_s: float = 7200.0, corners: tuple[str, ...] | None = None) -> dict[str, Any]:
+         timeout_s: float = 7200.0, corners: tuple[str, ...] | None = None,
+         lib_dir: Path | None = None) -> dict[str, Any]:
     """Map onto the library's first corner with buffering and sizing (ABC_SCRIPT), then time every
     corner with OpenSTA, each without a wire-load model and with one: the liberty's own default
     model named explicitly (nangate45: 5K_hvratio_1_1), or, for a library that defines none
     (ASAP7), a model sized to this design (hw.liberty.estimate_wire_load). The closing period of a
-    corner is the wire-loaded one; `corners` limits which corners are timed (the first is mapped)."""
+    corner is the wire-loaded one; `corners` limits which corners are timed (the first is mapped);
+    `lib_dir` keeps the prepared liberties (default WORK/lib; cached by the files' digests)."""
     rtl_dir, work = Path(rtl_dir), Path(work)
     meta = R.load_meta(rtl_dir)
     yosys = S.yosys_exe()
@@ -554,7 +559,8 @@ def asic(rtl_dir: Path, work: Path, library: CellLibrary, *, generic_dir: Path |
     def compute() -> dict[str, Any]:
         generic = generic_netlist(rtl_dir, gen_dir, timeout_s)
         print(f"timing: {label}: preparing the liberty of {len(names)} corner(s)", flush=True)
-        preps = {c: _prepare(library.corners[c], work / "lib" / f"{library.name}_{c}.lib") for c in names}
+        preps = {c: _prepare(library.corners[c], Path(lib_dir or work / "lib") / f"{library.name}_{c}.lib")
+                 for c in names}
         map_corner = names[0]
         map_lib = preps[map_corner].path
         cells = _liberty_cells(map_lib)
@@ -592,7 +598,7 @@ def asic(rtl_dir: Path, work: Path, library: CellLibrary, *, generic_dir: Path |
                                    f"'{NO_WIRE_LOAD}': that line removed)")
             else:
                 est = L.estimate_wire_load(n_cells, area or 0.0)
-                wl_lib = work / "lib" / f"{L.WIRE_LOAD_LIBRARY}.lib"
+                wl_lib = work / f"{L.WIRE_LOAD_LIBRARY}.lib"
                 with prep.path.open(errors="replace") as fh:
                     unit = re.search(r"time_unit\s*:\s*\"([^\"]+)\"", fh.read(20000))
                 wl_lib.write_text(est.liberty(unit.group(1) if unit else "1ns"))

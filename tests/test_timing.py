@@ -107,7 +107,7 @@ def test_asap7_merge_keeps_each_template_once_and_every_cell(tmp_path: Path) -> 
 @needs_asap7
 def test_asap7_signs_off_at_ss_with_a_sized_wire_load_and_checks_hold_at_ff(tmp_path: Path) -> None:
     rtl = tiny_rtl(tmp_path / "rtl", 16)
-    res = T.asic(rtl, tmp_path / "asap7", T.asap7_library(ASAP7, ("ss", "ff")))
+    res = T.asic(rtl, tmp_path / "asap7", T.asap7_library(ASAP7, ("ss", "ff")), lib_dir=tmp_path / "lib")
     ss, ff = res["corners"]["ss"], res["corners"]["ff"]
     assert res["library"] == "asap7" and res["ffs"] == 16 + 16 + 17
     assert ss["role"] == "setup" and ff["role"] == "hold" and ss["wire_load_model"] == L.WIRE_LOAD_NAME
@@ -123,6 +123,27 @@ def test_asap7_signs_off_at_ss_with_a_sized_wire_load_and_checks_hold_at_ff(tmp_
     # The report lists every corner with both figures.
     lines = closure.asic_lines({"asic": {"asap7": res}, "latency_cycles": 2})
     assert len(lines) == 2 and "no wire load" in lines[0] and "hold slack" in lines[1]
+    # What `pixvae flow` does with the RTL it built: SS only, a report hw.clock reads for this RTL.
+    rep = closure.time_run(rtl, tmp_path / "run", ASAP7, lib_dir=tmp_path / "lib")
+    meta = R.load_meta(rtl)
+    assert clock.why_stale(rep, meta, R.sources_sha256(rtl, meta)) is None
+    c = rep["check"]
+    assert c["corner"].startswith("ss corner") and L.WIRE_LOAD_NAME in c["corner"] and c["meets_budget"]
+    assert c["period_ns"] == closure._round_up(ss["period_ns"])  # same flow, same netlist as above
+
+
+def test_flow_without_the_library_folder_says_so_and_names_a_liberty(tmp_path: Path, monkeypatch) -> None:
+    from pixvae import stages
+    from pixvae.paths import RunPaths
+
+    design = _design_named(tmp_path, "tiny-adder")
+    run = RunPaths(tmp_path / "run")
+    tiny_rtl(run.rtl)
+    monkeypatch.setattr(T, "default_pdk_dir", lambda: None)
+    report, why = stages.time_rtl(design, run)
+    assert report is None and "no ASAP7 library folder" in why and "nangate45_slow.lib" in why
+    got = clock.resolve(design, run.rtl, run_note=why)
+    assert not got.closed and "not timed" in got.source
 
 
 needs_ecp5 = pytest.mark.skipif(
