@@ -327,6 +327,7 @@ def simulate(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, c
                               budget_ns=budget_ns)
     except runner.RegressionFailed as e:
         results |= e.results
+    results |= clk.as_dict()  # where the period came from (tb.runner only knows the committed report)
     results |= verdict.judge(results, len(g), results.get("cocotb_failures")).as_dict()
     first = first_failing_vector(results)
     if first is not None and os.environ.get("PIXVAE_FAILURE_WAVES", "1") != "0":
