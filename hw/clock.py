@@ -19,7 +19,8 @@ from hw import rtl as R
 from model.description.design import Design
 
 REPORT_FILE = "timing.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: standard-cell results per library, each corner with and without a wire-load model
+READABLE_VERSIONS = (1, 2)  # only `check` and the RTL's identity are read here, the same in both
 
 
 class ClockError(RuntimeError):
@@ -59,7 +60,7 @@ def load_report(path: Path) -> dict[str, Any] | None:
         doc = json.loads(path.read_text())
         check = doc["check"]
         float(check["period_ns"])
-        ok = doc.get("format_version") == FORMAT_VERSION and all(
+        ok = doc.get("format_version") in READABLE_VERSIONS and all(
             k in doc for k in ("design", "model_hash", "adder_levels", "rtl_sha256"))
     except (OSError, ValueError, KeyError, TypeError):
         ok = False
@@ -82,8 +83,11 @@ def why_stale(doc: dict[str, Any], meta: R.RtlMeta, rtl_sha256: str) -> str | No
     return None
 
 
-def resolve(design: Design, rtl_dir: Path, override_ns: float | None = None) -> Clock:
-    """The period for this RTL: given, closed by a tool (committed report), or the assumed default."""
+def resolve(design: Design, rtl_dir: Path, override_ns: float | None = None, run_report: Path | None = None,
+            run_note: str | None = None) -> Clock:
+    """The period for this RTL: given, closed by a tool (the committed report, else `run_report`:
+    the one `pixvae flow` wrote for the RTL it built), or the assumed default; `run_note` says why
+    a run has no report of its own (no library folder), for the summary."""
     if override_ns is not None:
         params.check(clock_ns=override_ns)
         return Clock(float(override_ns), "given on the command line (--clock-ns); not closed by a timing tool", False)
@@ -91,10 +95,18 @@ def resolve(design: Design, rtl_dir: Path, override_ns: float | None = None) -> 
     path = report_path(design)
     doc = load_report(path)
     assumed = f"{params.CLOCK_PERIOD_NS} ns assumed, not closed by a timing tool"
+    digest = R.sources_sha256(rtl_dir, meta)
+    stale = why_stale(doc, meta, digest) if doc is not None else "none"
+    own = load_report(run_report) if run_report is not None and stale else None
+    if own is not None and why_stale(own, meta, digest) is None:
+        c = own["check"]
+        return Clock(float(c["period_ns"]), f"closed by {c['tool']} for {c['target']}, {c['corner']} "
+                                            f"({_shown(Path(run_report))}: this run's RTL)", True, c["target"],
+                     c["corner"])
+    assumed += f"; {run_note}" if run_note else ""
     if doc is None:
         return Clock(params.CLOCK_PERIOD_NS, f"{assumed} (no {_shown(path)}; "
                                              f"run `pixvae timing --design {design.name}`)", False)
-    stale = why_stale(doc, meta, R.sources_sha256(rtl_dir, meta))
     if stale:
         c = doc["check"]
         return Clock(params.CLOCK_PERIOD_NS, f"{assumed} ({path.name} does not apply: {stale}; it closed "

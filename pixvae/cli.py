@@ -555,6 +555,9 @@ def _liberties(values: tuple[str, ...]) -> dict[str, Path]:
               help="A liberty file per corner, e.g. --liberty slow=nangate45_slow.lib --liberty "
                    "typical=nangate45_typ.lib; the first one is mapped onto (list the sign-off corner first).")
 @click.option("--library", default=None, help="Name of the cell library in the report [default: from the file].")
+@click.option("--pdk-dir", default=None, metavar="DIR|none",
+              help="ASAP7 library folder, timed at its SS (sign-off), TT and FF (hold) corners beside any --liberty "
+                   "[default: ../shared/pdk/asap7 when present; 'none' skips it].")
 @click.option("--route-minutes", type=click.FloatRange(min=1), default=40, show_default=True,
               help="Stop ECP5 routing after this long and report the placement's estimate (which closes nothing).")
 @click.option("--ecp5-levels", default=None,
@@ -564,7 +567,8 @@ def _liberties(values: tuple[str, ...]) -> dict[str, Path]:
               help="[default: build/timing/DESIGN]")
 @one_line_errors
 def timing(design_name: str, levels: str | None, targets: str, liberty: tuple[str, ...], library: str | None,
-           route_minutes: float, ecp5_levels: str | None, budget_ns: float | None, out: Path | None) -> None:
+           pdk_dir: str | None, route_minutes: float, ecp5_levels: str | None, budget_ns: float | None,
+           out: Path | None) -> None:
     """Close timing with open tools and choose the pipeline depth: Fmax on ECP5, the standard-cell
     period at each liberty corner, latency in ns per target; writes OUT/timing.json to commit."""
     from hw import closure
@@ -581,12 +585,19 @@ def timing(design_name: str, levels: str | None, targets: str, liberty: tuple[st
     depths = ints(levels, "--levels") if levels else sorted({design.adder_levels, 8, 16, 1000})
     fpga = ints(ecp5_levels, "--ecp5-levels") if ecp5_levels else None
     wanted = tuple(t for t in targets.split(",") if t)
-    closure.check_request(wanted, libs, sorted(set(depths) | set(fpga or [])))
+    from hw import timing as T
+
+    libraries = []
+    if libs:
+        lib_name = library or re.sub(r"[_-](typ|tt|slow|ss|fast|ff)\w*$", "", next(iter(libs.values())).stem)
+        libraries.append(T.liberty_library(libs, lib_name))
+    pdk = T.default_pdk_dir() if pdk_dir is None else None if pdk_dir == "none" else Path(pdk_dir)
+    if pdk is not None and "asic" in wanted:
+        libraries.append(T.asap7_library(pdk))
+    closure.check_request(wanted, libraries, sorted(set(depths) | set(fpga or [])))
     out = out or Path("build/timing") / design.name
     ref = _ref(design, design.reference_dir, _run(out, design))
-    lib_name = library or (re.sub(r"[_-](typ|tt|slow|ss|fast|ff)\w*$", "", next(iter(libs.values())).stem)
-                           if libs else "")
-    rep = closure.sweep(ref, sorted(set(depths) | set(fpga or [])), out, wanted, libs, lib_name, budget_ns, fpga,
+    rep = closure.sweep(ref, sorted(set(depths) | set(fpga or [])), out, wanted, libraries, budget_ns, fpga,
                         route_minutes * 60)
     out.mkdir(parents=True, exist_ok=True)
     (out / "timing.json").write_text(json.dumps(rep, indent=2) + "\n")
@@ -625,10 +636,13 @@ def bench(design_name: str, out: Path, tracks: int) -> None:
 @clock_opt
 @budget_opt
 @levels_opt
+@click.option("--pdk-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="ASAP7 library folder whose SS corner closes this run's clock period [default: "
+                   "../shared/pdk/asap7 when present].")
 @failure_waves_opt
 @one_line_errors
-def flow(design_name: str, run_dir: Path | None, profile: str, clock_ns: float | None, budget_ns: float,
-         adder_levels: int | None, failure_waves: bool) -> None:
+def flow(design_name: str, run_dir: Path | None, profile: str, clock_ns: float | None, budget_ns: float | None,
+         adder_levels: int | None, pdk_dir: Path | None, failure_waves: bool) -> None:
     """Every stage on the bundled default data: data, train, hls4ml, Verilog, golden, Verilator+cocotb."""
     import shutil
 
@@ -637,8 +651,10 @@ def flow(design_name: str, run_dir: Path | None, profile: str, clock_ns: float |
     design = _design(design_name)
     run = _run(run_dir, design)
     shutil.rmtree(run.golden, ignore_errors=True)  # this run's own vectors, regenerated with its model
+    if pdk_dir is not None and not pdk_dir.is_dir():
+        raise click.BadParameter(f"{pdk_dir}: not a folder", param_hint="--pdk-dir")
     _, _, results = stages.full_run(design, run, profile, run.golden, adder_levels, clock_ns, budget_ns,
-                                    failure_waves)
+                                    failure_waves, timing=True, pdk_dir=pdk_dir)
     results["report"] = str(report.write(design, run, results))
     _finish(results, run)
 

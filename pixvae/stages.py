@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -268,18 +269,56 @@ def make_golden(ref: reference.Reference, test_dir: Path | None, out: Path, hm, 
     return manifest
 
 
+def time_rtl(design: Design, run: RunPaths, budget_ns: float = params.LATENCY_BUDGET_NS,
+             pdk_dir: Path | None = None) -> tuple[Path | None, str | None]:
+    """Close the clock period of the RTL this run built, unless the committed timing report
+    already applies to it: ASAP7's SS corner with its wire-load estimate (hw.closure.time_run),
+    cached by the RTL's digest. Returns (this run's timing report, or None; why there is none)."""
+    from hw import closure
+    from hw import timing as T
+
+    meta = R.load_meta(run.rtl)
+    doc = clock.load_report(clock.report_path(design))
+    if doc is not None and clock.why_stale(doc, meta, R.sources_sha256(run.rtl, meta)) is None:
+        log(f"timing: {clock.report_path(design)} applies to this RTL; not timed again")
+        return None, None
+    pdk = pdk_dir or T.default_pdk_dir()
+    if pdk is None:
+        why = (f"not timed: no ASAP7 library folder at {T.DEFAULT_PDK_DIR} (give --pdk-dir); ASAP7's SS corner "
+               f"or nangate45's slow one (`pixvae timing --design {design.name} --liberty slow=PATH/"
+               f"nangate45_slow.lib`) would close it")
+        log(f"timing: {why}")
+        return None, why
+    log(f"timing: closing this RTL's clock period at ASAP7 SS with its wire-load estimate ({pdk}; cached by "
+        f"the RTL's digest)")
+    t0 = time.monotonic()
+    try:
+        rep = closure.time_run(run.rtl, run.root / "timing", pdk, budget_ns)
+    except T.TimingError as e:
+        why = f"timing this RTL failed: {str(e).splitlines()[0]}"
+        log(f"timing: {why}")
+        return None, why
+    out = run.root / "timing" / clock.REPORT_FILE
+    out.write_text(json.dumps(rep, indent=2) + "\n")
+    c = rep["check"]
+    log(f"timing: {c['period_ns']} ns at {c['target']}, {c['corner']} in {time.monotonic() - t0:.0f} s -> {out}")
+    return out, None
+
+
 def simulate(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, clock_ns: float | None = None,
-             budget_ns: float | None = None, failure_waves: bool = True) -> dict[str, Any]:
+             budget_ns: float | None = None, failure_waves: bool = True, timing_report: Path | None = None,
+             timing_note: str | None = None) -> dict[str, Any]:
     """Build and run the cocotb regression; `passed` and `fail_reasons` come from tb.verdict. A failing
     one also gets the waveform of its first failing vector (a traced build: minutes when cold) unless
     `failure_waves` is False or PIXVAE_FAILURE_WAVES=0; the verdict is printed before it is built.
-    budget_ns: the latency budget [default: the design's [rtl] budget_ns]."""
+    budget_ns: the latency budget [default: the design's [rtl] budget_ns]. `timing_report`: the run's
+    own timing report (time_rtl), used when the committed one does not apply."""
     from tb import runner, verdict
 
     budget_ns = design.budget_ns if budget_ns is None else budget_ns
     meta = R.load_meta(rtl_dir)
     params.check(clock_ns=clock_ns, budget_ns=budget_ns)
-    clk = clock.resolve(design, rtl_dir, clock_ns)
+    clk = clock.resolve(design, rtl_dir, clock_ns, timing_report, timing_note)
     g = G.load(golden_dir, design, expected_hash=meta.model_hash)
     log(f"sim: Verilator build of {design.name} ({len(meta.sources)} files) in {build_dir}")
     info = runner.build(rtl_dir, build_dir)
@@ -290,10 +329,13 @@ def simulate(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, c
                                "build_seconds": round(info.seconds, 1),
                                "build_cached": info.cached, "expected_vectors": len(g), "golden": str(golden_dir)}
     try:
-        results |= runner.run(design, rtl_dir, golden_dir, build_dir, testcase="regression", clock_ns=clock_ns,
+        # tb.runner resolves the committed report only: a period closed for this run is passed on.
+        run_clock = clk.period_ns if clock_ns is None and timing_report is not None and clk.closed else clock_ns
+        results |= runner.run(design, rtl_dir, golden_dir, build_dir, testcase="regression", clock_ns=run_clock,
                               budget_ns=budget_ns)
     except runner.RegressionFailed as e:
         results |= e.results
+    results |= clk.as_dict()  # where the period came from (tb.runner only knows the committed report)
     results |= verdict.judge(results, len(g), results.get("cocotb_failures")).as_dict()
     first = first_failing_vector(results)
     why = "; ".join(results.get("fail_reasons", [])[:2])
@@ -347,26 +389,35 @@ def waves(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, out_
 
 def full_run(design: Design, run: RunPaths, profile: str, golden_out: Path,
              adder_levels: int | None = None, clock_ns: float | None = None,
-             budget_ns: float | None = None,
-             failure_waves: bool = True) -> tuple[reference.Reference, R.RtlMeta, dict[str, Any]]:
-    """Every stage in order: data, train, hls4ml + C-sim, Verilog, golden vectors, RTL regression."""
+             budget_ns: float | None = None, failure_waves: bool = True, timing: bool = False,
+             pdk_dir: Path | None = None) -> tuple[reference.Reference, R.RtlMeta, dict[str, Any]]:
+    """Every stage in order: data, train, hls4ml + C-sim, Verilog, (with `timing`: its clock
+    period closed, see time_rtl), golden vectors, RTL regression."""
     params.check(clock_ns=clock_ns, budget_ns=budget_ns, adder_levels=adder_levels)
     _needs_tracks(design)
     make_data(run.train_data, int(design.profile(profile)["n_tracks"]), TRAIN_SEED)
     make_data(run.test_data, TEST_TRACKS, TEST_SEED)
     train(design, run.train_data, run.reference, profile)
     ref = reference.load(run.reference, design)
-    return ref, *verify(ref, run, golden_out, adder_levels, clock_ns, budget_ns, failure_waves)
+    return ref, *verify(ref, run, golden_out, adder_levels, clock_ns, budget_ns, failure_waves, timing, pdk_dir)
 
 
 def verify(ref: reference.Reference, run: RunPaths, golden_out: Path,
            adder_levels: int | None = None, clock_ns: float | None = None,
-           budget_ns: float | None = None, failure_waves: bool = True) -> tuple[R.RtlMeta, dict[str, Any]]:
-    """A trained model to its regression verdict: hls4ml + C-sim, Verilog, golden vectors, RTL regression."""
+           budget_ns: float | None = None, failure_waves: bool = True, timing: bool = False,
+           pdk_dir: Path | None = None) -> tuple[R.RtlMeta, dict[str, Any]]:
+    """A trained model to its regression verdict: hls4ml + C-sim, Verilog, (its timing), golden
+    vectors, RTL regression."""
     hm = convert(ref, run.hls)
     meta = export(ref, run.hls, run.rtl, adder_levels, hm=hm)
-    make_golden(ref, run.test_data, golden_out, hm)
-    return meta, simulate(ref.design, run.rtl, golden_out, run.sim, clock_ns, budget_ns, failure_waves)
+    # The timing tools (yosys, OpenSTA: subprocesses, one core) run while the golden vectors are
+    # made on the other core; the regression waits for the period.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        timed = pool.submit(time_rtl, ref.design, run, budget_ns or ref.design.budget_ns, pdk_dir) \
+            if timing and clock_ns is None else None
+        make_golden(ref, run.test_data, golden_out, hm)
+        report, note = timed.result() if timed is not None else (None, None)
+    return meta, simulate(ref.design, run.rtl, golden_out, run.sim, clock_ns, budget_ns, failure_waves, report, note)
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:

@@ -357,7 +357,7 @@ def _exact(net: IntegerNetwork, tg: list[Target], found: np.ndarray, log=None,
 
 
 def directed(net: IntegerNetwork, threshold: int, start: np.ndarray, seed: int = 5, n_random: int = 64,
-             restarts: int = 2, log=None, exact_seconds: float = 5.0) -> tuple[np.ndarray, dict[str, Any]]:
+             restarts: int = 2, log=None, exact_seconds: float = 30.0) -> tuple[np.ndarray, dict[str, Any]]:
     """A small set of input codes hitting every target the search reaches, searched from `start`
     (e.g. the other golden inputs) and random codes; (vectors, coverage of these vectors alone)."""
     t0 = time.perf_counter()

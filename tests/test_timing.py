@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from hw import clock, closure, params
+from hw import liberty as L
 from hw import rtl as R
 from hw import timing as T
 from model.description import design as D
@@ -28,9 +30,10 @@ needs_asic = pytest.mark.skipif(
 @needs_asic
 def test_asic_period_grows_with_the_adder_and_is_cached(tmp_path: Path) -> None:
     got = {}
+    osu = T.liberty_library({"typical": OSU018}, "osu018")
     for width in (4, 24):
         rtl = tiny_rtl(tmp_path / f"rtl{width}", width)
-        got[width] = T.asic(rtl, tmp_path / f"asic{width}", {"typical": OSU018}, library="osu018")
+        got[width] = T.asic(rtl, tmp_path / f"asic{width}", osu)
     small, big = got[4], got[24]
     assert small["cached"] is False and "OpenSTA" in small["tool"] and "yosys" in small["tool"]
     # 13 and 73 registers (two input registers and the sum): the liberty's flip-flops, counted from its cells.
@@ -39,19 +42,111 @@ def test_asic_period_grows_with_the_adder_and_is_cached(tmp_path: Path) -> None:
     # A 24-bit carry chain is longer than a 4-bit one: the figure is a real path, not a constant.
     assert 0 < p4 < p24 < 50
     assert small["area_um2"] < big["area_um2"]
-    again = T.asic(tiny_rtl(tmp_path / "rtl4b", 4), tmp_path / "asic4", {"typical": OSU018}, library="osu018")
+    again = T.asic(tiny_rtl(tmp_path / "rtl4b", 4), tmp_path / "asic4", osu)
     assert again["cached"] is True and again["corners"] == small["corners"]
 
 
+@needs_asic
+def test_a_liberty_default_wire_load_is_named_never_applied_silently(tmp_path: Path) -> None:
+    """OSU 0.18 defines no wire-load model: the flow sizes one to the design. A copy of it with a
+    huge default model must time about as the original without a model ('none'; abc sizes the
+    gates for the wires, so not exactly), and far slower with it, under the model's own name."""
+    rtl = tiny_rtl(tmp_path / "rtl", 8)
+    plain = T.asic(rtl, tmp_path / "plain", T.liberty_library({"typical": OSU018}, "osu018"))
+    c = plain["corners"]["typical"]
+    assert c["wire_load_model"] == L.WIRE_LOAD_NAME and "generated" in plain["wire_load"]["typical"]
+    assert c["by_wire_load"]["none"]["period_ns"] < c["period_ns"]  # wires only add delay
+    text = OSU018.read_text()
+    # 0.2 fF/um (the liberty counts in pF), 400 um a fanout: about 80 fF on every net.
+    big = ('  wire_load("huge") {\n    capacitance : 0.0002;\n    resistance : 0.0001;\n    area : 0;\n'
+           '    slope : 400;\n' + "".join(f"    fanout_length({f}, {400 * f});\n" for f in (1, 2, 3, 4)) +
+           '  }\n  default_wire_load : "huge" ;\n')
+    lib = tmp_path / "osu018_wl.lib"
+    lib.write_text(text.replace("  time_unit", big + "  time_unit", 1))
+    wl = T.asic(rtl, tmp_path / "wl", T.liberty_library({"typical": lib}, "osu018wl"))
+    w = wl["corners"]["typical"]
+    assert w["wire_load_model"] == "huge" and "default_wire_load, set explicitly" in wl["wire_load"]["typical"]
+    # Applied silently, the default would slow the 'none' figure as much as the named one.
+    assert w["period_ns"] > 2 * w["period_ns_no_wire_load"]
+    assert w["period_ns_no_wire_load"] < 2 * c["period_ns_no_wire_load"]
+    assert w["by_wire_load"]["huge"]["max_transition_violations"] >= 0
+
+
 def test_asic_refuses_missing_and_bad_liberty(tmp_path: Path) -> None:
-    rtl = tiny_rtl(tmp_path / "rtl")
     with pytest.raises(T.TimingError, match="not found") as err:
-        T.asic(rtl, tmp_path / "w", {"slow": tmp_path / "none.lib"}, library="x")
+        T.liberty_library({"slow": tmp_path / "none.lib"}, "x")
     assert "\n" not in str(err.value)
     bad = tmp_path / "bad.lib"
     bad.write_text("library (x) { }\n")
     with pytest.raises(T.TimingError, match="no cells"):
         T._liberty_cells(bad)
+    with pytest.raises(T.TimingError, match="ASAP7 library folder not found"):
+        T.asap7_library(tmp_path / "nowhere")
+    (tmp_path / "half").mkdir()
+    with pytest.raises(T.TimingError, match="all five files of each corner"):
+        T.asap7_library(tmp_path / "half")
+
+
+ASAP7 = T.default_pdk_dir()
+needs_asap7 = pytest.mark.skipif(
+    not REQUIRED and (ASAP7 is None or shutil.which("sta") is None or shutil.which("yosys") is None),
+    reason=f"no ASAP7 library folder at {T.DEFAULT_PDK_DIR} (or opensta/yosys missing; "
+           "PIXVAE_REQUIRE_TIMING=1 fails instead)")
+
+
+@needs_asap7
+def test_asap7_merge_keeps_each_template_once_and_every_cell(tmp_path: Path) -> None:
+    files = L.asap7_corner_files(ASAP7, "ss")
+    assert len(files) == 5
+    merged = L.merge(files, tmp_path / "ss.lib", "asap7_ss").read_text()
+    names = re.findall(r"^\s*(?:lu_table|power_lut)_template\s*\((\w+)\)", merged, re.M)
+    assert names and len(names) == len(set(names))
+    # SEQ has templates of its own (delay_template_7x7): kept, not dropped with the repeats.
+    assert "delay_template_7x7" in names and "delay_template_7x7_x1" in names
+    per_file = sum(len(re.findall(r"^\s*cell\s*\(", L.read(f), re.M)) for f in files)
+    assert len(re.findall(r"^\s*cell\s*\(", merged, re.M)) == per_file > 150
+
+
+@needs_asap7
+def test_asap7_signs_off_at_ss_with_a_sized_wire_load_and_checks_hold_at_ff(tmp_path: Path) -> None:
+    rtl = tiny_rtl(tmp_path / "rtl", 16)
+    res = T.asic(rtl, tmp_path / "asap7", T.asap7_library(ASAP7, ("ss", "ff")), lib_dir=tmp_path / "lib")
+    ss, ff = res["corners"]["ss"], res["corners"]["ff"]
+    assert res["library"] == "asap7" and res["ffs"] == 16 + 16 + 17
+    assert ss["role"] == "setup" and ff["role"] == "hold" and ss["wire_load_model"] == L.WIRE_LOAD_NAME
+    assert "Rent" in res["wire_load"]["ss"] and f"{res['cells']:,}" in res["wire_load"]["ss"]
+    # Wires add delay; the slow corner is slower than the fast one; a 16-bit add is well under 2 ns.
+    assert 0 < ss["period_ns_no_wire_load"] < ss["period_ns"] < 2.0
+    assert ff["period_ns"] < ss["period_ns"]
+    for tag in ("none", L.WIRE_LOAD_NAME):
+        assert ss["by_wire_load"][tag]["max_transition_violations"] == 0
+        assert ss["by_wire_load"][tag]["max_capacitance_violations"] == 0
+        # Register to register at FF: clock-to-output exceeds the flip-flop's hold time.
+        assert ff["by_wire_load"][tag]["hold_slack_ns"] > 0
+    # The report lists every corner with both figures.
+    lines = closure.asic_lines({"asic": {"asap7": res}, "latency_cycles": 2})
+    assert len(lines) == 2 and "no wire load" in lines[0] and "hold slack" in lines[1]
+    # What `pixvae flow` does with the RTL it built: SS only, a report hw.clock reads for this RTL.
+    rep = closure.time_run(rtl, tmp_path / "run", ASAP7, lib_dir=tmp_path / "lib")
+    meta = R.load_meta(rtl)
+    assert clock.why_stale(rep, meta, R.sources_sha256(rtl, meta)) is None
+    c = rep["check"]
+    assert c["corner"].startswith("ss corner") and L.WIRE_LOAD_NAME in c["corner"] and c["meets_budget"]
+    assert c["period_ns"] == closure._round_up(ss["period_ns"])  # same flow, same netlist as above
+
+
+def test_flow_without_the_library_folder_says_so_and_names_a_liberty(tmp_path: Path, monkeypatch) -> None:
+    from pixvae import stages
+    from pixvae.paths import RunPaths
+
+    design = _design_named(tmp_path, "tiny-adder")
+    run = RunPaths(tmp_path / "run")
+    tiny_rtl(run.rtl)
+    monkeypatch.setattr(T, "default_pdk_dir", lambda: None)
+    report, why = stages.time_rtl(design, run)
+    assert report is None and "no ASAP7 library folder" in why and "nangate45_slow.lib" in why
+    got = clock.resolve(design, run.rtl, run_note=why)
+    assert not got.closed and "not timed" in got.source
 
 
 needs_ecp5 = pytest.mark.skipif(
@@ -132,6 +227,17 @@ def test_clock_from_a_committed_report_applies_only_to_its_rtl(tmp_path: Path) -
         _report(design, rtl, **over)
         stale = clock.resolve(design, rtl)
         assert (stale.period_ns, stale.closed) == (params.CLOCK_PERIOD_NS, False) and why in stale.source
+    # A run's own report (`pixvae flow` timed the RTL it built) is used when the committed one does not apply.
+    own = tmp_path / "run_timing.json"
+    good = _report(design, rtl, check={"target": "ASIC asap7", "corner": "ss corner", "tool": "OpenSTA y",
+                                       "period_ns": 6.25})
+    own.write_text(json.dumps(good))
+    _report(design, rtl, rtl_sha256="0" * 64)
+    got = clock.resolve(design, rtl, run_report=own)
+    assert (got.period_ns, got.closed, got.corner) == (6.25, True, "ss corner") and "this run's RTL" in got.source
+    own.write_text(json.dumps({**good, "rtl_sha256": "1" * 64}))
+    stale = clock.resolve(design, rtl, run_report=own, run_note="not timed: no ASAP7 library folder")
+    assert not stale.closed and "not timed: no ASAP7 library folder" in stale.source
     (design.path / clock.REPORT_FILE).write_text("{not json")
     with pytest.raises(clock.ClockError, match="timing.json: not a timing report") as err:
         clock.resolve(design, rtl)
@@ -152,7 +258,8 @@ def test_shipped_designs_carry_a_timing_report_for_their_rtl(design: D.Design, r
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--targets", "asic"], "needs --liberty CORNER=PATH"),
+    (["--targets", "asic", "--pdk-dir", "none"], "needs --liberty CORNER=PATH"),
+    (["--targets", "asic", "--pdk-dir", "/nonexistent/asap7"], "/nonexistent/asap7: ASAP7 library folder not found"),
     (["--targets", "asic", "--liberty", "slow=/nonexistent/s.lib"], "/nonexistent/s.lib: liberty file"),
     (["--targets", "fpga"], "unknown timing target(s) fpga"),
     (["--targets", "ecp5", "--levels", "0"], "adder levels per stage 0"),
