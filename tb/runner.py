@@ -196,8 +196,10 @@ def run(
     track: int | None = None,
     shard: tuple[int, int] | None = None,
     budget_ns: float = params.LATENCY_BUDGET_NS,
+    plusargs: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Run cocotb tests; raises RegressionFailed when any fails. Returns the results JSON if written."""
+    """Run cocotb tests; raises RegressionFailed when any fails. Returns the results JSON if written.
+    `plusargs` go to the simulator after the random-init ones (e.g. a mutant selector, +mutsel=K)."""
     from cocotb_tools.runner import get_runner
 
     meta = R.load_meta(rtl_dir)
@@ -234,7 +236,7 @@ def run(
             extra_env=extra,
             waves=waves,
             seed=seed,
-            plusargs=[*RANDOM_INIT, f"+verilator+seed+{seed}"] if sim == "verilator" else [],
+            plusargs=([*RANDOM_INIT, f"+verilator+seed+{seed}"] if sim == "verilator" else []) + list(plusargs),
             timescale=("1ns", "1ps") if sim == "icarus" else None,
             results_xml=str(xml),
         )
