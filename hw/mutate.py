@@ -506,8 +506,8 @@ def _cut_core(text: str, width: int) -> str:
 def _parse_cex(log: str) -> list[dict[str, str]]:
     """The input table `sat -show-inputs` prints: rows of (step, signal, value in binary)."""
     rows = []
-    for m in re.finditer(r"^\s*(\d+)\s+\\(\S+)\s+(\S+)\s+(\S+)\s+([01xz]+)\s*$", log, re.M):
-        rows.append({"step": int(m.group(1)), "signal": m.group(2), "bits": m.group(5)})
+    for m in re.finditer(r"^\s*(\d+\s+)?\\(\S+)\s+(\S+)\s+(\S+)\s+([01xz]+)\s*$", log, re.M):
+        rows.append({"step": int(m.group(1) or 0), "signal": m.group(2), "bits": m.group(5)})  # no step: combinational
     return rows
 
 
@@ -564,13 +564,19 @@ def prove(rtl_dir: Path, meta: R.RtlMeta, mutant: Mutant, gold: dict[str, Path],
     script = "\n".join([*pre, "miter -equiv -flatten -make_outputs gold gate miter", "hierarchy -top miter",
                         "opt_merge", "opt_clean", sat, ""])
     rc, log = _run_yosys(script, work, name, timeout_s * 3 + 120)
-    seconds = round(time.monotonic() - t0, 1)
+    return _verdict(log, rc, round(time.monotonic() - t0, 1), method, mutant, meta, timeout_s,
+                    work / f"{name}.log")
+
+
+def _verdict(log: str, rc: int, seconds: float, method: str, mutant: Mutant, meta: R.RtlMeta, timeout_s: float,
+             where: Path) -> Proof:
+    """The Proof a yosys `sat -prove` log says (rc -1: the process was stopped)."""
     if rc == -1 or "did time out" in log or "TIMEOUT" in log:
         return Proof("unknown", seconds, method, note=f"no answer within {timeout_s:.0f} s")
-    if "SAT proof finished - no model found: SUCCESS" in log or "QED" in log and rc == 0:
+    if "SAT proof finished - no model found: SUCCESS" in log:
         return Proof("equivalent", seconds, method)
     rows = _parse_cex(log)
-    if "model found" in log and rows:
+    if "SAT proof finished - model found" in log and rows:
         cex: dict = {}
         if mutant.file == TOP_FILE:
             steps: dict[int, dict] = {}
@@ -585,4 +591,66 @@ def prove(rtl_dir: Path, meta: R.RtlMeta, mutant: Mutant, gold: dict[str, Path],
             if inp:
                 cex["codes"] = _codes(inp["bits"], meta.input_width, meta.n_inputs)
         return Proof("not-equivalent", seconds, method, cex)
-    return Proof("unknown", seconds, method, note=f"yosys exit {rc}, no verdict (log {work / (name + '.log')})")
+    return Proof("unknown", seconds, method, note=f"yosys exit {rc}, no verdict (log {where})")
+
+
+def prove_stage_batch(sel_dir: Path, meta: R.RtlMeta, mutants: list[Mutant], gold: dict[str, Path], work: Path,
+                      timeout_s: float = 60.0, progress=None) -> dict[int, Proof]:
+    """Stage mutants proven in one yosys process: the selector copy of the stage (every source mutant
+    behind its `mutsel`) is read and flattened once; for mutant K, gold is that module with mutsel
+    tied to 0 and gate with mutsel tied to K, constants folded (the other mutants' logic falls
+    away), so the two differ only where mutant K does. Netlist mutants: the flattened original
+    against a copy with yosys's `mutate` applied. `progress(done, total)` is called as logs appear."""
+    work.mkdir(parents=True, exist_ok=True)
+    out: dict[int, Proof] = {}
+    for stage in stage_files(meta):
+        mod = stage_module(stage)
+        muts = [m for m in mutants if m.file == stage]
+        if not muts:
+            continue
+        sel_il = work / f"{mod}__src.il"
+        lines = [*_reads(sel_dir, meta, _stage_sources(meta, stage)), f"hierarchy -top {mod}__src", "proc",
+                 "flatten", "opt -fast", f"write_rtlil {script_arg(sel_il.resolve())}", "design -reset",
+                 f"read_rtlil {script_arg(sel_il.resolve())}", f"read_rtlil {script_arg(gold[stage].resolve())}",
+                 "design -save base"]
+        for m in muts:
+            lines.append("design -load base")
+            if m.source == "yosys":
+                lines += [f"delete {mod}__src", f"rename {mod} gold", "copy gold gate",
+                          re.sub(r"-module \S+", "-module gate", m.yosys)]
+            else:
+                lines += [f"delete {mod}", f"rename {mod}__src gate", "copy gate gold",
+                          "delete -port gold/mutsel gate/mutsel",
+                          "cd gold", f"connect -set mutsel {SEL_WIDTH}'d0", "cd ..",
+                          "cd gate", f"connect -set mutsel {SEL_WIDTH}'d{m.id}", "cd ..", "opt -fast gold gate"]
+            lines += ["miter -equiv -flatten -make_outputs gold gate miter", "hierarchy -top miter", "opt_merge",
+                      "opt_clean",
+                      f"tee -o {script_arg((work / f'm{m.id}.sat.log').resolve())} sat -prove trigger 0 "
+                      f"-show-inputs -timeout {int(timeout_s)} miter"]
+        for m in muts:
+            (work / f"m{m.id}.sat.log").unlink(missing_ok=True)
+        script = work / f"batch_{mod}.ys"
+        script.write_text("\n".join(lines) + "\n")
+        log = work / f"batch_{mod}.log"
+        t0 = time.monotonic()
+        with log.open("w") as fh:
+            proc = subprocess.Popen([yosys_exe(), "-q", "-s", str(script.resolve())], stdout=fh,
+                                    stderr=subprocess.STDOUT, cwd=work)
+            deadline = t0 + len(muts) * (timeout_s + 60) + 600
+            while proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(2)
+                if progress:
+                    progress(sum((work / f"m{m.id}.sat.log").is_file() for m in muts), len(muts))
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        seconds = round((time.monotonic() - t0) / len(muts), 1)
+        for m in muts:
+            p = work / f"m{m.id}.sat.log"
+            text = p.read_text(errors="replace") if p.is_file() else ""
+            method = "stage miter (combinational)" + (", selector copy, mutsel tied" if m.source == "src" else "")
+            pr = _verdict(text, 0 if text else -1, seconds, method, m, meta, timeout_s, p)
+            if not text:
+                pr.note = f"yosys stopped before this proof (log {log})"
+            out[m.id] = pr
+    return out
