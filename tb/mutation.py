@@ -22,6 +22,7 @@ from hw import rtl as R
 from tb import bulk
 
 PROTOCOL_TESTS = ["random_gaps", "reset_in_flight", "threshold_flag", "quiet_when_idle_and_no_x"]
+RANDOM_TRACKS = 20000  # a kill search among random tracks before a survivor goes to SAT
 STATUSES = ("killed", "non-equivalent", "equivalent", "unknown")
 
 
@@ -74,21 +75,24 @@ def _check_kill(exe: Path, rtl: Path, design, codes: list[int], threshold: int, 
     return not np.array_equal(a, b)
 
 
-def random_kill(exe: Path, rtl: Path, design, threshold: int, k: int, n: int = 20000,
-                seed: int = 1) -> list[int] | None:
-    """Input codes on which mutant k's outputs differ from the original's (the same build), searched
-    among n random tracks: dense (uniform codes), sparse (a few hits, as tracks are) and extremes.
-    None when none differs."""
+def random_tracks(design, n: int = 20000, seed: int = 1) -> np.ndarray:
+    """n tracks of input codes for a kill search: dense (uniform codes), sparse (a few hits, as
+    tracks are) and the extremes (all zero, all at full scale, one input at full scale)."""
     fmt = design.input_format
     rng = np.random.default_rng(seed)
     m = design.n_inputs
     dense = rng.integers(0, fmt.raw_max + 1, size=(n // 2, m))
     sparse = rng.integers(0, fmt.raw_max + 1, size=(n // 2, m)) * (rng.random((n // 2, m)) < 0.1)
     ext = np.vstack([np.zeros((1, m), int), np.full((1, m), fmt.raw_max), np.eye(m, dtype=int) * fmt.raw_max])
-    x = np.vstack([ext, dense, sparse]).astype(np.int64)
-    a = bulk.run(exe, rtl, design, x, threshold, ("+mutsel=0",)).y
+    return np.vstack([ext, dense, sparse]).astype(np.int64)
+
+
+def random_kill(exe: Path, rtl: Path, design, threshold: int, k: int, x: np.ndarray,
+                original: np.ndarray) -> list[int] | None:
+    """The first of tracks x on which mutant k's outputs differ from the original's (`original`:
+    the outputs of +mutsel=0 on x, from the same build), or None."""
     b = bulk.run(exe, rtl, design, x, threshold, (f"+mutsel={k}",)).y
-    bad = np.flatnonzero((a != b).any(axis=1))
+    bad = np.flatnonzero((original != b).any(axis=1))
     return [int(c) for c in x[bad[0]]] if bad.size else None
 
 
@@ -166,6 +170,19 @@ def campaign(design, g, rtl_dir: Path, work: Path, n: int = 200, seed: int = 1, 
     by_id = {m.id: m for m in muts}
     proofs: dict[int, M.Proof] = {}
     stage = [by_id[r["id"]] for r in survivors if by_id[r["id"]].file != M.TOP_FILE]
+    # Random tracks first (seconds for all): a stage survivor they kill is not equivalent, with its
+    # kill input, and needs no proof; SAT gets the rest.
+    random_kills: dict[int, list[int]] = {}
+    if stage:
+        x = random_tracks(design, RANDOM_TRACKS)
+        original = bulk.run(exe, sel, design, x, g.threshold_raw, ("+mutsel=0",)).y
+        with heartbeat(log, f"random tracks through {len(stage)} stage survivors"):
+            for m in stage:
+                codes = random_kill(exe, sel, design, g.threshold_raw, m.id, x, original)
+                if codes is not None:
+                    random_kills[m.id] = codes
+        log(f"mutate: {len(random_kills)} of {len(stage)} stage survivors killed by {len(x)} random tracks")
+    stage = [m for m in stage if m.id not in random_kills]
     if stage:
         seen = [0]
 
@@ -178,6 +195,13 @@ def campaign(design, g, rtl_dir: Path, work: Path, n: int = 200, seed: int = 1, 
             proofs |= M.prove_stage_batch(sel, meta, stage, gold, ywork / "proofs", timeout_s, progress)
     for j, r in enumerate(survivors, 1):
         m = by_id[r["id"]]
+        if m.id in random_kills:
+            r.update(status="non-equivalent", proof={"method": "random tracks (no SAT needed)"},
+                     counterexample={"codes": random_kills[m.id], "kills_in_simulation": True,
+                                     "found_by": f"random simulation ({RANDOM_TRACKS} tracks)"})
+            log(f"mutate: survivor {j}/{len(survivors)}: mutant {m.id} ({m.kind}, {m.file}:{m.line} {m.where}): "
+                "non-equivalent (random tracks)")
+            continue
         if m.id not in proofs:
             with heartbeat(log, f"proof of mutant {m.id}"):
                 proofs[m.id] = M.prove(rtl_dir, meta, m, gold, ywork / "proofs", timeout_s)
@@ -187,12 +211,7 @@ def campaign(design, g, rtl_dir: Path, work: Path, n: int = 200, seed: int = 1, 
         if p.counterexample.get("codes"):
             r["counterexample"]["kills_in_simulation"] = _check_kill(exe, sel, design, p.counterexample["codes"],
                                                                      g.threshold_raw, m.id)
-        elif p.status == "unknown" and m.file != M.TOP_FILE:
-            # No answer from SAT in time: random tracks through the same build may still find a kill.
-            codes = random_kill(exe, sel, design, g.threshold_raw, m.id)
-            if codes is not None:
-                r.update(status="non-equivalent", counterexample={"codes": codes, "kills_in_simulation": True,
-                                                                  "found_by": "random simulation (SAT timed out)"})
+            r["counterexample"]["found_by"] = "SAT model"
         log(f"mutate: survivor {j}/{len(survivors)}: mutant {m.id} ({m.kind}, {m.file}:{m.line} {m.where}): "
             f"{r['status']}")
     result = {"design": design.name, "model_hash": meta.model_hash, "mutants": len(rows), "seed": seed,

@@ -74,3 +74,16 @@ def test_short_campaign(classifier_rtl, tmp_path: Path) -> None:
     codes = p.counterexample["codes"]
     assert len(codes) == design.n_inputs
     assert mutation._check_kill(tmp_path / "bulk" / "bulk_tb", tmp_path / "rtl", design, codes, g.threshold_raw, inv.id)
+
+
+@pytest.mark.parametrize("args, needle", [(["--design", "no-such-design"], "no-such-design"),
+                                          (["--design", "classifier", "--mutants", "0"], "--mutants")])
+def test_bad_input_is_one_line(args: list[str], needle: str) -> None:
+    from click.testing import CliRunner
+
+    from pixvae import cli
+
+    res = CliRunner().invoke(cli.main, ["mutate", *args])
+    assert res.exit_code == 2, res.output
+    errors = [ln for ln in res.output.splitlines() if ln.lower().startswith("error")]
+    assert len(errors) == 1 and needle in errors[0], res.output
