@@ -96,6 +96,22 @@ def random_kill(exe: Path, rtl: Path, design, threshold: int, k: int, x: np.ndar
     return [int(c) for c in x[bad[0]]] if bad.size else None
 
 
+def threshold_kill(exe: Path, rtl: Path, design, g, k: int, tries: int = 8) -> dict | None:
+    """For a wrapper mutant of the threshold compare: a golden vector and a threshold at, or one
+    below, its score on which mutant k's decision differs from the original's, or None."""
+    fmt = design.score_format
+    for i in range(min(tries, len(g))):
+        for thr in (int(g.score[i]), int(g.score[i]) - 1):
+            if not fmt.raw_min <= thr <= fmt.raw_max:
+                continue
+            x = g.x[i:i + 1]
+            if not np.array_equal(bulk.run(exe, rtl, design, x, thr, ("+mutsel=0",)).y,
+                                  bulk.run(exe, rtl, design, x, thr, (f"+mutsel={k}",)).y):
+                return {"golden_vector": i, "codes": [int(c) for c in g.x[i]], "threshold": thr,
+                        "kills_in_simulation": True, "found_by": "golden vector at a threshold equal to its score"}
+    return None
+
+
 def select(rtl_dir: Path, meta: R.RtlMeta, n: int, seed: int, work: Path, gold: dict[str, Path],
            yosys_share: float = 0.25, only: Callable[[M.Mutant], bool] | None = None) -> list[M.Mutant]:
     """n mutants (a share of them yosys's netlist mutants), numbered from 1. `only` filters the
@@ -212,6 +228,10 @@ def campaign(design, g, rtl_dir: Path, work: Path, n: int = 200, seed: int = 1, 
             r["counterexample"]["kills_in_simulation"] = _check_kill(exe, sel, design, p.counterexample["codes"],
                                                                      g.threshold_raw, m.id)
             r["counterexample"]["found_by"] = "SAT model"
+        elif p.status == "not-equivalent" and m.kind.startswith("comparator"):
+            kill = threshold_kill(exe, sel, design, g, m.id)
+            if kill:  # the SAT trace's score and threshold, realised by a golden vector
+                r["counterexample"]["kill"] = kill
         log(f"mutate: survivor {j}/{len(survivors)}: mutant {m.id} ({m.kind}, {m.file}:{m.line} {m.where}): "
             f"{r['status']}")
     result = {"design": design.name, "model_hash": meta.model_hash, "mutants": len(rows), "seed": seed,
@@ -251,6 +271,9 @@ def table(result: dict[str, Any]) -> str:
         if cex.get("codes"):
             kill = f"; kill input codes {cex['codes']}" + ("" if cex.get("kills_in_simulation") else
                                                           " (did NOT kill in simulation)")
+        elif cex.get("kill"):
+            kill = (f"; killed by golden vector {cex['kill']['golden_vector']} at threshold {cex['kill']['threshold']} "
+                    f"(its score); SAT trace in the JSON")
         elif cex.get("trace"):
             kill = f"; kill trace {json.dumps(cex['trace'])}"
         lines.append(f"  #{r['id']} {r['kind']} {r['file']}:{r['line']} {r['where']}: {r['status']}{kill}")
