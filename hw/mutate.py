@@ -12,6 +12,7 @@ Mutants are copies: the exported RTL folder is only read.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
@@ -595,12 +596,13 @@ def _verdict(log: str, rc: int, seconds: float, method: str, mutant: Mutant, met
 
 
 def prove_stage_batch(sel_dir: Path, meta: R.RtlMeta, mutants: list[Mutant], gold: dict[str, Path], work: Path,
-                      timeout_s: float = 60.0, progress=None) -> dict[int, Proof]:
+                      timeout_s: float = 60.0, progress=None, deadline: float | None = None) -> dict[int, Proof]:
     """Stage mutants proven in one yosys process: the selector copy of the stage (every source mutant
     behind its `mutsel`) is read and flattened once; for mutant K, gold is that module with mutsel
     tied to 0 and gate with mutsel tied to K, constants folded (the other mutants' logic falls
     away), so the two differ only where mutant K does. Netlist mutants: the flattened original
-    against a copy with yosys's `mutate` applied. `progress(done, total)` is called as logs appear."""
+    against a copy with yosys's `mutate` applied. `progress(done, total)` is called as logs appear.
+    `deadline` (time.monotonic()): the whole-stage proofs stop there; those not reached are unknown."""
     work.mkdir(parents=True, exist_ok=True)
     out: dict[int, Proof] = {}
     for stage in stage_files(meta):
@@ -609,9 +611,36 @@ def prove_stage_batch(sel_dir: Path, meta: R.RtlMeta, mutants: list[Mutant], gol
         if not muts:
             continue
         sel_il = work / f"{mod}__src.il"
+        # First, locally: a source mutant whose own net equals the original's for every input (the
+        # selector copy computes both, vN__o and vN__mK) is equivalent, proven on that net's input
+        # cone only. The rest go to the whole-stage miter below.
         lines = [*_reads(sel_dir, meta, _stage_sources(meta, stage)), f"hierarchy -top {mod}__src", "proc",
-                 "flatten", "opt -fast", f"write_rtlil {script_arg(sel_il.resolve())}", "design -reset",
-                 f"read_rtlil {script_arg(sel_il.resolve())}", f"read_rtlil {script_arg(gold[stage].resolve())}",
+                 "flatten", f"write_rtlil {script_arg(sel_il.resolve())}", f"cd {mod}__src"]
+        local = [m for m in muts if m.source == "src"]
+        for m in local:
+            net = _DECL.match(m.original).group(3)
+            a, b = f"{net}__o", f"{net}__m{m.id}"
+            lines.append(f"tee -o {script_arg((work / f'm{m.id}.local.log').resolve())} sat -prove {a} {b} "
+                         f"-timeout {int(timeout_s)} w:{a} w:{b} %u %ci*")
+            (work / f"m{m.id}.local.log").unlink(missing_ok=True)
+        script = work / f"local_{mod}.ys"
+        script.write_text("\n".join(lines) + "\n")
+        t0 = time.monotonic()
+        # (a timeout stops it; what finished is read below)
+        with (work / f"local_{mod}.log").open("w") as fh, contextlib.suppress(subprocess.TimeoutExpired):
+            subprocess.run([yosys_exe(), "-q", "-s", str(script.resolve())], stdout=fh, stderr=subprocess.STDOUT,
+                           cwd=work, timeout=len(local) * (timeout_s + 30) + 1800)
+        for m in local:
+            p = work / f"m{m.id}.local.log"
+            if p.is_file() and "SAT proof finished - no model found: SUCCESS" in p.read_text(errors="replace"):
+                out[m.id] = Proof("equivalent", round((time.monotonic() - t0) / max(len(local), 1), 1),
+                                  "the mutated net equals the original's (its input cone, SAT)")
+        if progress:
+            progress(len(out), len(muts))
+        muts = [m for m in muts if m.id not in out]
+        if not muts:
+            continue
+        lines = [f"read_rtlil {script_arg(sel_il.resolve())}", f"read_rtlil {script_arg(gold[stage].resolve())}",
                  "design -save base"]
         for m in muts:
             lines.append("design -load base")
@@ -636,11 +665,11 @@ def prove_stage_batch(sel_dir: Path, meta: R.RtlMeta, mutants: list[Mutant], gol
         with log.open("w") as fh:
             proc = subprocess.Popen([yosys_exe(), "-q", "-s", str(script.resolve())], stdout=fh,
                                     stderr=subprocess.STDOUT, cwd=work)
-            deadline = t0 + len(muts) * (timeout_s + 60) + 600
-            while proc.poll() is None and time.monotonic() < deadline:
+            stop = min(t0 + len(muts) * (timeout_s + 60) + 600, deadline or float("inf"))
+            while proc.poll() is None and time.monotonic() < stop:
                 time.sleep(2)
                 if progress:
-                    progress(sum((work / f"m{m.id}.sat.log").is_file() for m in muts), len(muts))
+                    progress(len(out) + sum((work / f"m{m.id}.sat.log").is_file() for m in muts), len(muts) + len(out))
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()

@@ -640,10 +640,14 @@ def report(design_name: str, reference: Path | None, tracks: int | None, seed_se
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the mutant sample.")
 @click.option("--proof-timeout", type=click.IntRange(min=1), default=30, show_default=True,
               help="Seconds the SAT solver may spend on one survivor.")
+@click.option("--proof-budget", type=click.IntRange(min=1), default=None,
+              help="Wall seconds for all whole-stage proofs together; survivors not reached stay unknown "
+                   "[default: no limit].")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="JSON of the campaign [default: build/mutate/DESIGN/campaign.json].")
 @one_line_errors
-def mutate(design_name: str, mutants: int, seed: int, proof_timeout: int, out: Path | None) -> None:
+def mutate(design_name: str, mutants: int, seed: int, proof_timeout: int, proof_budget: int | None,
+           out: Path | None) -> None:
     """Mutation campaign (MCY's way) on a design's exported RTL: how many mutants the golden vectors kill."""
     from hw import golden as G
     from hw import synth as S
@@ -657,7 +661,8 @@ def mutate(design_name: str, mutants: int, seed: int, proof_timeout: int, out: P
     g = G.load(design.vectors_dir, design, expected_hash=ref.model_hash)
     stages.export(ref, run.hls, run.rtl)
     res = mutation.campaign(design, g, run.rtl, run.root / "campaign", n=mutants, seed=seed,
-                            timeout_s=float(proof_timeout), log=lambda s: click.echo(s))
+                            timeout_s=float(proof_timeout), log=lambda s: click.echo(s),
+                            proof_budget_s=proof_budget)
     out = out or run.root / "campaign.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1) + "\n")

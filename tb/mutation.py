@@ -130,8 +130,10 @@ def select(rtl_dir: Path, meta: R.RtlMeta, n: int, seed: int, work: Path, gold: 
 
 def campaign(design, g, rtl_dir: Path, work: Path, n: int = 200, seed: int = 1, timeout_s: float = 60.0,
              yosys_share: float = 0.25, only: Callable[[M.Mutant], bool] | None = None,
-             cocotb: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the campaign; the result (per mutant, per kind, totals) is also written to work/campaign.json."""
+             cocotb: bool = True, log: Callable[[str], None] = print,
+             proof_budget_s: float | None = None) -> dict[str, Any]:
+    """Run the campaign; the result (per mutant, per kind, totals) is also written to work/campaign.json.
+    `proof_budget_s`: wall seconds for all whole-stage proofs together (the rest stay unknown)."""
     t_start = time.monotonic()
     meta = R.load_meta(rtl_dir)
     work.mkdir(parents=True, exist_ok=True)
@@ -208,7 +210,8 @@ def campaign(design, g, rtl_dir: Path, work: Path, n: int = 200, seed: int = 1, 
                 log(f"mutate: stage proofs {done}/{total} started")
 
         with heartbeat(log, f"proving {len(stage)} stage mutants in one yosys run"):
-            proofs |= M.prove_stage_batch(sel, meta, stage, gold, ywork / "proofs", timeout_s, progress)
+            deadline = time.monotonic() + proof_budget_s if proof_budget_s else None
+            proofs |= M.prove_stage_batch(sel, meta, stage, gold, ywork / "proofs", timeout_s, progress, deadline)
     for j, r in enumerate(survivors, 1):
         m = by_id[r["id"]]
         if m.id in random_kills:
@@ -235,7 +238,8 @@ def campaign(design, g, rtl_dir: Path, work: Path, n: int = 200, seed: int = 1, 
         log(f"mutate: survivor {j}/{len(survivors)}: mutant {m.id} ({m.kind}, {m.file}:{m.line} {m.where}): "
             f"{r['status']}")
     result = {"design": design.name, "model_hash": meta.model_hash, "mutants": len(rows), "seed": seed,
-              "proof_timeout_s": timeout_s, "seconds": round(time.monotonic() - t_start, 1),
+              "proof_timeout_s": timeout_s, "proof_budget_s": proof_budget_s,
+              "seconds": round(time.monotonic() - t_start, 1),
               "totals": summarise(rows), "by_kind": {k: summarise([r for r in rows if r["kind"] == k]) for k in kinds},
               "survivors": [r for r in rows if r["status"] != "killed"], "rows": rows}
     (work / "campaign.json").write_text(json.dumps(result, indent=1) + "\n")
