@@ -488,7 +488,7 @@ def write_selector_rtl(rtl_dir: Path, out_dir: Path, meta: R.RtlMeta, mutants: l
 
 @dataclass
 class Proof:
-    status: str  # "equivalent", "not-equivalent" or "unknown"
+    status: str  # "equivalent", "non-equivalent" or "unknown"
     seconds: float
     method: str
     counterexample: dict = field(default_factory=dict)
@@ -591,7 +591,7 @@ def _verdict(log: str, rc: int, seconds: float, method: str, mutant: Mutant, met
             inp = next((r for r in rows if r["signal"] == "in_model_inp"), None)
             if inp:
                 cex["codes"] = _codes(inp["bits"], meta.input_width, meta.n_inputs)
-        return Proof("not-equivalent", seconds, method, cex)
+        return Proof("non-equivalent", seconds, method, cex)
     return Proof("unknown", seconds, method, note=f"yosys exit {rc}, no verdict (log {where})")
 
 

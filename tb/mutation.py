@@ -231,7 +231,7 @@ def campaign(design, g, rtl_dir: Path, work: Path, n: int = 200, seed: int = 1, 
             r["counterexample"]["kills_in_simulation"] = _check_kill(exe, sel, design, p.counterexample["codes"],
                                                                      g.threshold_raw, m.id)
             r["counterexample"]["found_by"] = "SAT model"
-        elif p.status == "not-equivalent" and m.kind.startswith("comparator"):
+        elif p.status == "non-equivalent" and m.kind.startswith("comparator"):
             kill = threshold_kill(exe, sel, design, g, m.id)
             if kill:  # the SAT trace's score and threshold, realised by a golden vector
                 r["counterexample"]["kill"] = kill

@@ -70,7 +70,7 @@ def test_short_campaign(classifier_rtl, tmp_path: Path) -> None:
     stage = M.stage_files(meta)[0]
     gold = {stage: tmp_path / "yosys" / f"{M.stage_module(stage)}.il"}
     p = M.prove(rtl, meta, inv, gold, tmp_path / "proof", 120)
-    assert p.status == "not-equivalent", p
+    assert p.status == "non-equivalent", p
     codes = p.counterexample["codes"]
     assert len(codes) == design.n_inputs
     assert mutation._check_kill(tmp_path / "bulk" / "bulk_tb", tmp_path / "rtl", design, codes, g.threshold_raw, inv.id)
