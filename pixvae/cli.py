@@ -26,6 +26,7 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from hw.clock import ClockError
     from hw.golden import GoldenError
     from hw.hls import HlsError
+    from hw.mutate import MutateError
     from hw.params import ParameterError
     from hw.rtl import RtlError
     from hw.synth import SynthError
@@ -44,7 +45,7 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     errs: list[type[BaseException]] = [GoldenError, HlsError, ToolchainError, ReferenceError, BulkError, CoverageError,
                                        ParameterError, RtlError, DesignError, SynthError, TimingError, ClockError,
                                        DecoderError, MetricsError, OffchipError, FileNotFoundError, InputsError,
-                                       KerasImportError]
+                                       KerasImportError, MutateError]
     try:
         from model.data.dataformat import DataFormatError
 
@@ -810,6 +811,44 @@ def report(design_name: str, reference: Path | None, tracks: int | None, seed_se
     doc = _write_metrics(design, m, out / measure.METRICS_FILE)
     click.echo(f"report: drawing the plots of {design.name} into {out / 'report.html'} (minutes for a JointVAE)")
     click.echo(f"wrote {model_report.write(design, m, doc, out, ref_dir)} and {out / measure.METRICS_FILE}")
+
+
+@main.command()
+@design_opt
+@click.option("--mutants", type=click.IntRange(min=1, max=30000), default=200, show_default=True,
+              help="Mutants in the campaign (a quarter from yosys mutate, the rest source-level; all of the "
+                   "wrapper's protocol mutants among them).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the mutant sample.")
+@click.option("--proof-timeout", type=click.IntRange(min=1), default=30, show_default=True,
+              help="Seconds the SAT solver may spend on one survivor.")
+@click.option("--proof-budget", type=click.IntRange(min=1), default=None,
+              help="Wall seconds for all whole-stage proofs together; survivors not reached stay unknown "
+                   "[default: no limit].")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="JSON of the campaign [default: build/mutate/DESIGN/campaign.json].")
+@one_line_errors
+def mutate(design_name: str, mutants: int, seed: int, proof_timeout: int, proof_budget: int | None,
+           out: Path | None) -> None:
+    """Mutation campaign (MCY's way) on a design's exported RTL: how many mutants the golden vectors kill."""
+    from hw import golden as G
+    from hw import synth as S
+    from pixvae import stages
+    from tb import mutation
+
+    S.yosys_version()  # a missing yosys stops here, before any export
+    design = _design(design_name)
+    run = _run(None, design, "build/mutate")
+    ref = _ref(design, design.reference_dir, run)
+    g = G.load(design.vectors_dir, design, expected_hash=ref.model_hash)
+    stages.export(ref, run.hls, run.rtl)
+    res = mutation.campaign(design, g, run.rtl, run.root / "campaign", n=mutants, seed=seed,
+                            timeout_s=float(proof_timeout), log=lambda s: click.echo(s),
+                            proof_budget_s=proof_budget)
+    out = out or run.root / "campaign.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1) + "\n")
+    click.echo("\n" + mutation.table(res))
+    click.echo(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -196,9 +196,11 @@ def run(
     track: int | None = None,
     shard: tuple[int, int] | None = None,
     budget_ns: float | None = None,
+    plusargs: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Run cocotb tests; raises RegressionFailed when any fails. Returns the results JSON if written.
-    budget_ns: the latency budget [default: the design's [rtl] budget_ns]."""
+    budget_ns: the latency budget [default: the design's [rtl] budget_ns]. `plusargs` go to the
+    simulator after the random-init ones (e.g. a mutant selector, +mutsel=K)."""
     from cocotb_tools.runner import get_runner
 
     budget_ns = design.budget_ns if budget_ns is None else budget_ns
@@ -236,7 +238,7 @@ def run(
             extra_env=extra,
             waves=waves,
             seed=seed,
-            plusargs=[*RANDOM_INIT, f"+verilator+seed+{seed}"] if sim == "verilator" else [],
+            plusargs=([*RANDOM_INIT, f"+verilator+seed+{seed}"] if sim == "verilator" else []) + list(plusargs),
             timescale=("1ns", "1ps") if sim == "icarus" else None,
             results_xml=str(xml),
         )
