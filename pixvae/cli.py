@@ -639,7 +639,7 @@ def bench(design_name: str, out: Path, tracks: int) -> None:
 @levels_opt
 @click.option("--pdk-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="ASAP7 library folder whose SS corner closes this run's clock period [default: "
-                   "../shared/pdk/asap7 when present].")
+                   "../shared/pdk/asap7 when present]; 'none' leaves the RTL untimed.")
 @failure_waves_opt
 @one_line_errors
 def flow(design_name: str, run_dir: Path | None, profile: str, clock_ns: float | None, budget_ns: float | None,
@@ -652,10 +652,11 @@ def flow(design_name: str, run_dir: Path | None, profile: str, clock_ns: float |
     design = _design(design_name)
     run = _run(run_dir, design)
     shutil.rmtree(run.golden, ignore_errors=True)  # this run's own vectors, regenerated with its model
-    if pdk_dir is not None and not pdk_dir.is_dir():
+    timed = str(pdk_dir) != "none"  # 'none': the period stays the assumed one, and the summary says so
+    if timed and pdk_dir is not None and not pdk_dir.is_dir():
         raise click.BadParameter(f"{pdk_dir}: not a folder", param_hint="--pdk-dir")
     _, _, results = stages.full_run(design, run, profile, run.golden, adder_levels, clock_ns, budget_ns,
-                                    failure_waves, timing=True, pdk_dir=pdk_dir)
+                                    failure_waves, timing=timed, pdk_dir=pdk_dir if timed else None)
     results["report"] = str(report.write(design, run, results))
     _finish(results, run)
 
