@@ -216,8 +216,15 @@ def threshold(ref: reference.Reference, codes: np.ndarray, labels: Any) -> tuple
                  f"{d.score_format.hls(False)} raw")
 
 
+# The directed set's exact programs (tb/corners.py): `pixvae golden` gives each 30 s, as the committed
+# golden sets were made; a flow's fresh model gets a total budget, so the main job stays short.
+EXACT_SECONDS = 30.0
+FLOW_EXACT = {"exact_seconds": 5.0, "exact_budget": 30.0}
+
+
 def make_golden(ref: reference.Reference, test_dir: Path | None, out: Path, hm, user: np.ndarray | None = None,
-                user_source: str = "", kill: np.ndarray | None = None) -> dict[str, Any]:
+                user_source: str = "", kill: np.ndarray | None = None,
+                exact: dict[str, float] | None = None) -> dict[str, Any]:
     """Compute the vectors with the numpy integer model; check hls4ml C-sim and QKeras against it.
     A design with plain inputs takes `user` codes (from `user_source`) instead of tracks. `kill`:
     input codes appended last as the set "kill" (inputs that kill mutants, from `pixvae mutate`)."""
@@ -233,7 +240,9 @@ def make_golden(ref: reference.Reference, test_dir: Path | None, out: Path, hm, 
     thr, thr_def = threshold(ref, thr_codes, thr_labels) if d.has_score else (None, "")
     # The directed set (tb/corners.py): searched from the other sets' inputs, for the targets of
     # this model and threshold; appended last, so the other sets' rows and ids stay as they were.
-    directed, cov = corners.directed(net, thr, x, seed=DIRECTED_SEED, log=log)
+    exact = exact or {"exact_seconds": EXACT_SECONDS}
+    directed, cov = corners.directed(net, thr, x, seed=DIRECTED_SEED, log=log, **exact)
+    cov["exact_programs"] = exact  # how long the programs were given (targets left open depend on it)
     x = np.concatenate([x, directed])
     sets = np.concatenate([sets, np.full(len(directed), "directed")])
     if kill is not None and len(kill):
@@ -415,7 +424,7 @@ def verify(ref: reference.Reference, run: RunPaths, golden_out: Path,
     with ThreadPoolExecutor(max_workers=1) as pool:
         timed = pool.submit(time_rtl, ref.design, run, budget_ns or ref.design.budget_ns, pdk_dir) \
             if timing and clock_ns is None else None
-        make_golden(ref, run.test_data, golden_out, hm)
+        make_golden(ref, run.test_data, golden_out, hm, exact=FLOW_EXACT)
         report, note = timed.result() if timed is not None else (None, None)
     return meta, simulate(ref.design, run.rtl, golden_out, run.sim, clock_ns, budget_ns, failure_waves, report, note)
 

@@ -315,7 +315,7 @@ def _chain_of(net: IntegerNetwork, layer_name: str) -> tuple[tuple, int, np.ndar
 
 
 def _exact(net: IntegerNetwork, tg: list[Target], found: np.ndarray, log=None,
-           time_limit: float = 5.0) -> tuple[dict[str, str], list[np.ndarray], list[str]]:
+           time_limit: float = 5.0, budget: float | None = None) -> tuple[dict[str, str], list[np.ndarray], list[str]]:
     """The layer targets the search missed, settled by model/description/exact_bounds.py: (proven unreachable
     target -> proof, vectors that hit targets, targets whose program timed out)."""
     proven: dict[str, str] = {}
@@ -336,6 +336,9 @@ def _exact(net: IntegerNetwork, tg: list[Target], found: np.ndarray, log=None,
             last_log = time.perf_counter()
             log(f"corners: exact programs: {n} of {len(todo)}, {len(proven)} proven unreachable, "
                 f"{len(vectors)} vectors, {last_log - t0:.0f} s")
+        if budget is not None and time.perf_counter() - t0 > budget:
+            unknown.append(t.name)
+            continue
         chain, k, top, frac, cs = _chain_of(net, t.key[:-4])
         bounds = [known[ly.spec.name] for ly in chain[:k]]
         out = exact_bounds.reach(chain, np.zeros_like(top), top, frac, k, t.col, t.lo, t.hi, time_limit, bounds)
@@ -357,7 +360,8 @@ def _exact(net: IntegerNetwork, tg: list[Target], found: np.ndarray, log=None,
 
 
 def directed(net: IntegerNetwork, threshold: int, start: np.ndarray, seed: int = 5, n_random: int = 64,
-             restarts: int = 2, log=None, exact_seconds: float = 30.0) -> tuple[np.ndarray, dict[str, Any]]:
+             restarts: int = 2, log=None, exact_seconds: float = 30.0,
+             exact_budget: float | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """A small set of input codes hitting every target the search reaches, searched from `start`
     (e.g. the other golden inputs) and random codes; (vectors, coverage of these vectors alone)."""
     t0 = time.perf_counter()
@@ -419,7 +423,7 @@ def directed(net: IntegerNetwork, threshold: int, start: np.ndarray, seed: int =
                 up_from[where] = min(up_from.get(where, t.lo), t.lo)
             elif min(int(v.min()) for v in vals) > t.hi:
                 down_from[where] = max(down_from.get(where, t.hi), t.hi)
-    proven, exact_x, unknown = _exact(net, tg, found, log, time_limit=exact_seconds)
+    proven, exact_x, unknown = _exact(net, tg, found, log, time_limit=exact_seconds, budget=exact_budget)
     extra += exact_x
     allx = np.concatenate([pool, np.array(extra)]) if extra else pool
     chosen = _cover(idx.hits(observe(net, allx)))
