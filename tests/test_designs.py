@@ -180,19 +180,16 @@ def test_a_user_design_goes_through_every_stage_and_its_flow_fails_on_a_flipped_
     folder = tmp_path / "user-net"
     folder.mkdir()
     shutil.copy(USER, folder / D.DESIGN_FILE)
+    # --pdk-dir none: the flow's timing of its own RTL (hw.closure.time_run) costs a minute and a half of
+    # CPU here; tests/test_timing.py runs it on a small RTL and checks hw.clock reads its report.
     proc = faulted_pixvae("flow", "--design", str(folder), "--profile", "tiny", "--run-dir", str(tmp_path / "run"),
-                          fault="golden_bit")
+                          "--pdk-dir", "none", fault="golden_bit")
     assert "== RTL regression summary ==" in proc.stdout, proc.stderr[-3000:]  # it reached the last stage
     assert_fails(proc, "golden_bit")
     assert "design           : user-net" in proc.stdout
     compared = re.search(r"vectors compared : (\d+) of (\d+)", proc.stdout)  # 2,561 + its directed set
     assert compared and compared[1] == compared[2] and int(compared[1]) > 2561, proc.stdout[-2000:]
     assert "mismatches       : 1 vectors (1 output fields), 0 protocol errors" in proc.stdout
-    from hw import timing as T
-
-    if T.default_pdk_dir() is not None:  # the main job closes its own RTL's period (ASAP7 SS, wire-load estimate)
-        clock = re.search(r"clock period     : (.*)", proc.stdout)
-        assert clock and "closed by" in clock[1] and "asap7" in clock[1] and "this run's RTL" in clock[1], clock
     top = (tmp_path / "run" / "rtl" / "pixel_encoder_top.v").read_text()
     assert "input  wire [318-1:0]  in_data" in top and "output wire [36-1:0] out_mu" in top
 
