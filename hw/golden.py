@@ -76,6 +76,13 @@ class Golden:
         lat = self.design.latent
         return None if lat is None else self.y[:, : lat.count]
 
+    def at_threshold(self, threshold_raw: int) -> np.ndarray:
+        """The expected outputs with the score compared against another threshold: only the
+        decision bit changes (score > threshold), as the RTL's comparator computes it."""
+        y = self.y.copy()
+        y[:, self.design.output_columns.index(self.design.decision)] = (self.score > threshold_raw).astype(np.int64)
+        return y
+
     def subset(self, rows: np.ndarray) -> Golden:
         return Golden(self.path, self.design, self.ids[rows], self.sets[rows], self.x[rows], self.y[rows],
                       self.manifest)

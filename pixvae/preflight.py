@@ -99,13 +99,9 @@ def file_callback(ctx: click.Context, param: click.Parameter, value: Path | None
 
 def available_memory() -> int:
     """Bytes the kernel says a new allocation can take now (MemAvailable), else the physical memory."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    from model.data.release_reader import available_memory as mem_available
+
+    return mem_available() or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def measurement_tracks(design: Design, sizes: dict[str, int]) -> int:

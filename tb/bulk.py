@@ -210,11 +210,8 @@ def regress(exe: Path, g, rtl_dir: Path, clock_ns: float | None = None,
     sweep = sweep and g.design.has_score  # a design without a score has no threshold port
     thresholds = threshold_sweep(g.design.score_format, g.threshold_raw) if sweep else [g.threshold_raw]
     for thr in thresholds[1:]:
-        flag = g.design.output_columns.index(g.design.decision)
-        expected = g.y.copy()
-        expected[:, flag] = (g.score > thr).astype(np.int64)
         rt = run(exe, rtl_dir, g.design, g.x, thr, plusargs)
-        diffs += G.diff_against(dataclasses.replace(g, y=expected), rt.y, f"RTL (bulk, threshold {thr})")
+        diffs += G.diff_against(dataclasses.replace(g, y=g.at_threshold(thr)), rt.y, f"RTL (bulk, threshold {thr})")
         proto += _violations(rt, meta, f"threshold {thr}: ")
     results = {
         "simulator": "verilator (C++ bulk harness)", "vectors": len(r.y), "thresholds": len(thresholds),

@@ -314,7 +314,7 @@ def _chain_of(net: IntegerNetwork, layer_name: str) -> tuple[tuple, int, np.ndar
     return net.check, k, np.full(d.n_inputs, d.input_format.raw_max >> cs), d.check.input_frac, cs
 
 
-def _exact(net: IntegerNetwork, tg: list[Target], found: np.ndarray, log=None,
+def _exact(net: IntegerNetwork, tg: list[Target], found: np.ndarray, rg: ranges.Ranges, log=None,
            time_limit: float = 5.0, budget: float | None = None) -> tuple[dict[str, str], list[np.ndarray], list[str]]:
     """The layer targets the search missed, settled by model/description/exact_bounds.py: (proven unreachable
     target -> proof, vectors that hit targets, targets whose program timed out)."""
@@ -324,10 +324,10 @@ def _exact(net: IntegerNetwork, tg: list[Target], found: np.ndarray, log=None,
     todo = [i for i, t in enumerate(tg) if t.reachable and not found[i] and t.key.endswith(".acc")]
     if not todo:
         return proven, vectors, unknown
-    rg = ranges.analyse(net.design, net, tight=True)
     known = {lr.spec.name: (lr.acc_lo, lr.acc_hi) for lr in rg.all_layers}
     t0 = last_log = time.perf_counter()
     hit = np.zeros(len(tg), bool)
+    idx = _Index(tg)
     for n, i in enumerate(todo):
         t = tg[i]
         if hit[i]:
@@ -347,7 +347,7 @@ def _exact(net: IntegerNetwork, tg: list[Target], found: np.ndarray, log=None,
             continue
         if out.status == "feasible":
             x = out.x << cs  # a check's inputs are the codes' top bits: any low bits do
-            got = _Index(tg).hits(observe(net, x[None, :]))[0]
+            got = idx.hits(observe(net, x[None, :]))[0]
             if got[i]:
                 vectors.append(x)
                 hit |= got
@@ -368,7 +368,8 @@ def directed(net: IntegerNetwork, threshold: int, start: np.ndarray, seed: int =
     d = net.design
     rng = np.random.default_rng(seed)
     top = d.input_format.raw_max
-    tg = targets(net, threshold)
+    rg = ranges.analyse(d, net, tight=True)  # the targets' bounds, and the exact programs' big-M constants
+    tg = targets(net, threshold, rg)
     idx = _Index(tg)
     rand = rng.integers(0, top + 1, (n_random, d.n_inputs))
     pool = np.concatenate([np.asarray(start, dtype=np.int64).reshape(-1, d.n_inputs), rand,
@@ -423,7 +424,7 @@ def directed(net: IntegerNetwork, threshold: int, start: np.ndarray, seed: int =
                 up_from[where] = min(up_from.get(where, t.lo), t.lo)
             elif min(int(v.min()) for v in vals) > t.hi:
                 down_from[where] = max(down_from.get(where, t.hi), t.hi)
-    proven, exact_x, unknown = _exact(net, tg, found, log, time_limit=exact_seconds, budget=exact_budget)
+    proven, exact_x, unknown = _exact(net, tg, found, rg, log, time_limit=exact_seconds, budget=exact_budget)
     extra += exact_x
     allx = np.concatenate([pool, np.array(extra)]) if extra else pool
     chosen = _cover(idx.hits(observe(net, allx)))

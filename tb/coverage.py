@@ -30,7 +30,6 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ import numpy as np
 
 from hw import rtl as R
 from hw.toolchain import setup_verilator_env
+from model.progress import ticking
 from tb import buildcache, bulk, runner
 
 # --coverage-max-width: Verilator skips toggle coverage of wider signals (default 256); the inputs
@@ -74,24 +74,6 @@ def _log(msg: str) -> None:
     print(f"[coverage] {msg}", flush=True)
 
 
-@contextlib.contextmanager
-def ticking(label: str, log: Log = _log, every_s: float = 10.0) -> Iterator[None]:
-    """Print `label: N s` every `every_s` seconds while the block runs (no silent minute)."""
-    stop, t0 = threading.Event(), time.monotonic()
-
-    def tick() -> None:
-        while not stop.wait(every_s):
-            log(f"{label}: {time.monotonic() - t0:.0f} s")
-
-    th = threading.Thread(target=tick, daemon=True)
-    th.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        th.join()
-
-
 def _check_call(cmd: list[str], logfile: Path, what: str, cwd: Path | None = None) -> None:
     with open(logfile, "a") as fh:
         fh.write(" ".join(cmd) + "\n")
@@ -122,7 +104,7 @@ def kit(rtl_dir: Path, work_dir: Path, log: Log = _log) -> Path:
         obj.mkdir(parents=True)
         blog = obj / "build.log"
         t0 = time.monotonic()
-        with ticking("build: verilating with coverage", log):
+        with ticking(log, "build: verilating with coverage", every_s=10.0):
             _check_call([str(root / "bin" / "verilator"), "--cc", "-Mdir", str(obj.resolve()), "--top-module",
                          meta.top, "--prefix", "Vtop", *runner.VERILATOR_ARGS, *COVERAGE_ARGS,
                          *(str((rtl_dir / s).resolve()) for s in meta.sources)], blog, "verilator --coverage")
@@ -136,7 +118,7 @@ def kit(rtl_dir: Path, work_dir: Path, log: Log = _log) -> Path:
         for o in RUNTIME if reuse else ():
             for ext in (".o", ".d"):
                 buildcache.fetch(shared, f"{o}{ext}", obj)  # keeps the mtime: newer than the sources
-        with ticking("build: compiling", log):
+        with ticking(log, "build: compiling", every_s=10.0):
             # --assume-old: the reused objects depend on Vtop.mk, which the verilation just wrote.
             _check_call([*make, *runner.FAST_MAKE_VARS, *(["--assume-old=Vtop.mk"] if reuse else []),
                          "Vtop__ALL.a", *(f"{o}.o" for o in RUNTIME)], blog, "compiling the coverage model")
@@ -150,7 +132,7 @@ def build(rtl_dir: Path, work_dir: Path, log: Log = _log) -> Path:
     """The bulk harness linked against the coverage build of the RTL (its executable)."""
     k = kit(rtl_dir, work_dir, log)
     (work_dir / "bulk_build").mkdir(parents=True, exist_ok=True)
-    with ticking("build: linking the bulk harness", log):
+    with ticking(log, "build: linking the bulk harness", every_s=10.0):
         exe, _, _ = bulk.build(rtl_dir, work_dir / "bulk_build", kit=k)
     return exe
 
@@ -314,7 +296,7 @@ def yosys_proofs(rtl_dir: Path, meta: R.RtlMeta, candidates: list[tuple[str, str
     script = [*read_commands(rtl_dir, meta), f"hierarchy -top {meta.top}", "proc", "flatten", "opt -full",
               f"write_json {flat.resolve()}"]
     ylog = work_dir / "yosys_opt.log"
-    with ticking("prove: yosys flatten + opt", log):
+    with ticking(log, "prove: yosys flatten + opt", every_s=10.0):
         proc = subprocess.run([exe, "-q", "-l", str(ylog), "-p", "; ".join(script)], capture_output=True, text=True)
     if proc.returncode != 0:
         raise CoverageError(f"yosys (flatten + opt) failed on {meta.design} (log {ylog})")
@@ -582,15 +564,8 @@ def measure(design, rtl_dir: Path, golden, work_dir: Path, thresholds: list[int]
     exe = build(rtl_dir, work_dir, log)
     if thresholds is None:
         thresholds = bulk.threshold_sweep(design.score_format, golden.threshold_raw)
-    flag = design.output_columns.index(design.decision)
-
-    def expected(thr: int) -> np.ndarray:
-        y = golden.y.copy()
-        y[:, flag] = (golden.score > thr).astype(np.int64)
-        return y
-
     log(f"run: {len(golden)} golden vectors at {len(thresholds)} thresholds")
-    counts = run_counts(exe, rtl_dir, design, golden.x, thresholds, work_dir, expected, log)
+    counts = run_counts(exe, rtl_dir, design, golden.x, thresholds, work_dir, golden.at_threshold, log)
     result = analyse(counts, meta, rtl_dir, work_dir, prove, sat_budget_s, log)
     return {"design": design.name, "model_hash": meta.model_hash, "exported_sha256": meta.exported_sha256,
             "tool": verilator_version(), "flags": runner.VERILATOR_ARGS + COVERAGE_ARGS,

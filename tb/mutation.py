@@ -5,12 +5,10 @@ a SAT miter, or not, with the input that kills it."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,30 +17,12 @@ import numpy as np
 from hw import golden as G
 from hw import mutate as M
 from hw import rtl as R
+from model.progress import ticking
 from tb import bulk
 
 PROTOCOL_TESTS = ["random_gaps", "reset_in_flight", "threshold_flag", "quiet_when_idle_and_no_x"]
 RANDOM_TRACKS = 20000  # a kill search among random tracks before a survivor goes to SAT
 STATUSES = ("killed", "non-equivalent", "equivalent", "unknown")
-
-
-@contextlib.contextmanager
-def heartbeat(log: Callable[[str], None], what: str, every_s: float = 10.0) -> Iterator[None]:
-    """A progress line every `every_s` seconds while a long step runs (no step is silent)."""
-    done = threading.Event()
-    t0 = time.monotonic()
-
-    def beat() -> None:
-        while not done.wait(every_s):
-            log(f"  ... {what}: {time.monotonic() - t0:.0f} s")
-
-    th = threading.Thread(target=beat, daemon=True)
-    th.start()
-    try:
-        yield
-    finally:
-        done.set()
-        th.join()
 
 
 def _bulk_kill(exe: Path, g, rtl: Path, k: int, sweep: bool) -> str:
@@ -139,17 +119,17 @@ def campaign(design, g, rtl_dir: Path, work: Path, n: int = 200, seed: int = 1, 
     work.mkdir(parents=True, exist_ok=True)
     ywork = work / "yosys"
     log(f"mutate: {design.name}: flattening the core's stage with yosys")
-    with heartbeat(log, "yosys flatten"):
+    with ticking(log, "yosys flatten", every_s=10.0):
         gold = M.prepare_gold(rtl_dir, meta, ywork)
         muts = select(rtl_dir, meta, n, seed, ywork, gold, yosys_share, only)
     kinds = sorted({m.kind for m in muts})
     log(f"mutate: {len(muts)} mutants ({sum(m.source == 'yosys' for m in muts)} from yosys mutate), "
         f"kinds: {', '.join(kinds)}")
     sel = work / "rtl"
-    with heartbeat(log, "writing the selector RTL"):
+    with ticking(log, "writing the selector RTL", every_s=10.0):
         M.write_selector_rtl(rtl_dir, sel, meta, muts, gold, ywork)
     log(f"mutate: one Verilator build of all {len(muts)} mutants ({sel})")
-    with heartbeat(log, "Verilator build"):
+    with ticking(log, "Verilator build", every_s=10.0):
         exe, secs, cached = bulk.build(sel, work / "bulk")
     log(f"mutate: built in {secs:.0f} s{' (cached)' if cached else ''}")
     why = _bulk_kill(exe, g, sel, 0, sweep=True)
@@ -171,7 +151,7 @@ def campaign(design, g, rtl_dir: Path, work: Path, n: int = 200, seed: int = 1, 
         if why:
             row["killed_by"].append(f"bulk: {why}")
         if cocotb and m.kind in M.PROTOCOL_KINDS:
-            with heartbeat(log, f"cocotb protocol tests of mutant {m.id}"):
+            with ticking(log, f"cocotb protocol tests of mutant {m.id}", every_s=10.0):
                 why = _cocotb_kill(design, sel, design.vectors_dir, work / "bulk" / "model", work, m.id,
                                    PROTOCOL_TESTS)
             if why:
@@ -194,7 +174,7 @@ def campaign(design, g, rtl_dir: Path, work: Path, n: int = 200, seed: int = 1, 
     if stage:
         x = random_tracks(design, RANDOM_TRACKS)
         original = bulk.run(exe, sel, design, x, g.threshold_raw, ("+mutsel=0",)).y
-        with heartbeat(log, f"random tracks through {len(stage)} stage survivors"):
+        with ticking(log, f"random tracks through {len(stage)} stage survivors", every_s=10.0):
             for m in stage:
                 codes = random_kill(exe, sel, design, g.threshold_raw, m.id, x, original)
                 if codes is not None:
@@ -209,7 +189,7 @@ def campaign(design, g, rtl_dir: Path, work: Path, n: int = 200, seed: int = 1, 
                 seen[0] = done
                 log(f"mutate: stage proofs {done}/{total} started")
 
-        with heartbeat(log, f"proving {len(stage)} stage mutants in one yosys run"):
+        with ticking(log, f"proving {len(stage)} stage mutants in one yosys run", every_s=10.0):
             deadline = time.monotonic() + proof_budget_s if proof_budget_s else None
             proofs |= M.prove_stage_batch(sel, meta, stage, gold, ywork / "proofs", timeout_s, progress, deadline)
     for j, r in enumerate(survivors, 1):
@@ -222,7 +202,7 @@ def campaign(design, g, rtl_dir: Path, work: Path, n: int = 200, seed: int = 1, 
                 "non-equivalent (random tracks)")
             continue
         if m.id not in proofs:
-            with heartbeat(log, f"proof of mutant {m.id}"):
+            with ticking(log, f"proof of mutant {m.id}", every_s=10.0):
                 proofs[m.id] = M.prove(rtl_dir, meta, m, gold, ywork / "proofs", timeout_s)
         p = proofs[m.id]
         r.update(status=p.status, proof={"method": p.method, "seconds": p.seconds, "note": p.note},

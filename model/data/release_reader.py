@@ -388,7 +388,8 @@ def iter_tracksets(
         yield pair.file_id, tracks
 
 
-def _available_memory() -> int | None:
+def available_memory() -> int | None:
+    """Bytes a new allocation can take now (the kernel's MemAvailable), None where it does not say."""
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
@@ -406,7 +407,7 @@ def _check_fits_in_memory(path: Path, pairs: Sequence[FilePair]) -> None:
             with pq.ParquetFile(pair.charges) as pf:
                 rows += pf.metadata.num_rows
                 need += pf.metadata.num_rows * pf.metadata.num_columns * 4 * 2  # float32, and a copy to concatenate
-    available = _available_memory()
+    available = available_memory()
     if available is not None and need > available:
         raise DataFormatError(
             f"{path.name}: {rows:,} tracks need about {need / 2**30:.1f} GB in memory, {available / 2**30:.1f} GB "

@@ -21,10 +21,8 @@ percent error is large.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +32,7 @@ from model.data import encoding, generator
 from model.data.features import readout
 from model.measurements import metrics as M
 from model.networks import classifier
+from model.progress import ticking
 
 SEED = 501  # generator seeds of its own (measurement sets use 101-105, the ceiling 301-305)
 CHUNK = 5_000
@@ -69,30 +68,12 @@ class Tracks:
                       self.chunk_seed[idx])
 
 
-@contextlib.contextmanager
-def heartbeat(log: Log, what: str, every_s: float = 8.0) -> Iterator[None]:
-    """A line every `every_s` seconds while a long step runs, so the command is never silent."""
-    done, t0 = threading.Event(), time.monotonic()
-
-    def beat() -> None:
-        while not done.wait(every_s):
-            log(f"  ... {what} ({time.monotonic() - t0:.0f} s)")
-
-    th = threading.Thread(target=beat, daemon=True)
-    th.start()
-    try:
-        yield
-    finally:
-        done.set()
-        th.join()
-
-
 def generate(n: int, seed: int = SEED, log: Log = print) -> Tracks:
     """`n` falling-spectrum tracks in chunks, each with its own generator and readout seed."""
     parts: list[Tracks] = []
     for start in range(0, n, CHUNK):
         m, chunk_seed = min(CHUNK, n - start), seed * 1000 + start // CHUNK
-        with heartbeat(log, f"generating tracks {start:,}-{start + m:,}"):
+        with ticking(log, f"generating tracks {start:,}-{start + m:,}"):
             ts = generator.generate(m, seed=chunk_seed, progress=False, workers=2 if m > 1000 else 1)
         keep = list(range(KEEP_SLICES))
         prof = {"raw": ts.charges.sum(axis=-1, dtype=np.float32)}
@@ -229,7 +210,7 @@ def measure_row(row: Row, train: Tracks, test: Tracks, log: Log = print) -> dict
     """Fit on the training half, measure on the test half."""
     y0_tr, y0_te = y0_value(train.y_local, row.y0_bits), y0_value(test.y_local, row.y0_bits)
     out: dict[str, Any] = {"row": row.name, "two_stage": row.two_stage, "y0_bits": row.y0_bits}
-    with heartbeat(log, row.name):
+    with ticking(log, row.name):
         if row.angle is None:
             x_tr, x_te = _geometry(train.cot_beta, y0_tr), _geometry(test.cot_beta, y0_te)
         elif row.two_stage:
@@ -310,7 +291,7 @@ def mlp_row(name: str, x_tr: np.ndarray, x_te: np.ndarray, train: Tracks, test: 
         return classifier.balanced(y, 1)
 
     out: dict[str, Any] = {"row": name, "mode": mode, "y0_bits": y0_bits}
-    with heartbeat(log, name):
+    with ticking(log, name):
         if mode == "angle":
             score, out["cotbeta_rms"] = angle_then_classify(lambda: _mlp(hidden, regressor=True), lambda: _mlp(hidden),
                                                             x_tr, x_te, train, y0_tr, y0_te, pick)
