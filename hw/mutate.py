@@ -5,7 +5,8 @@ rtl/src and the protocol wrapper pixel_encoder_top.v) and yosys `mutate -list` o
 flattened netlist of the core's stage. Every mutant is guarded by `mutsel == K` (K = 0: the
 original) in one copy of the RTL whose selector is read from the plusarg +mutsel=K, so a whole
 campaign costs one Verilator build. A survivor is proven equivalent to the original, or not, by a
-yosys SAT miter of that one mutant against the original (a counterexample names the killing input).
+yosys SAT miter of that one mutant against the original (a counterexample names the killing input);
+tb/mutation.py first tries the cheaper interval argument of hw/netlist_forms.py.
 
 Mutants are copies: the exported RTL folder is only read.
 """

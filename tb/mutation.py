@@ -16,6 +16,7 @@ import numpy as np
 
 from hw import golden as G
 from hw import mutate as M
+from hw import netlist_forms as NF
 from hw import rtl as R
 from model.progress import ticking
 from tb import bulk
@@ -181,6 +182,16 @@ def campaign(design, g, rtl_dir: Path, work: Path, n: int = 200, seed: int = 1, 
                     random_kills[m.id] = codes
         log(f"mutate: {len(random_kills)} of {len(stage)} stage survivors killed by {len(x)} random tracks")
     stage = [m for m in stage if m.id not in random_kills]
+    # Then the interval argument over the stage's linear forms (hw/netlist_forms.py; a fraction of a
+    # second each): a source mutant whose every output has the original's form is equivalent.
+    for m in stage:
+        t0 = time.monotonic()
+        if m.source == "src" and NF.equivalent(rtl_dir / m.file, m.line, m.mutated):
+            proofs[m.id] = M.Proof("equivalent", round(time.monotonic() - t0, 2), NF.METHOD)
+    if proofs:
+        log(f"mutate: {len(proofs)} of {len(stage)} stage survivors equivalent by the interval argument over the "
+            "netlist's linear forms")
+    stage = [m for m in stage if m.id not in proofs]
     if stage:
         seen = [0]
 
