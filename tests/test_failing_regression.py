@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import pywellen
 from PIL import Image
 
 from hw import golden as G
@@ -132,14 +133,37 @@ def test_pixvae_sim_fails_on_a_flipped_golden_bit(vae_low_build, tmp_path: Path)
     proc = pixvae("sim", "--run-dir", str(tmp_path / "run"), "--reference", str(DESIGN.reference_dir),
                   "--golden", str(gdir), waves=True)
     assert_fails(proc, "golden_bit")
-    vcd = tmp_path / "run" / "failure_waves" / "track_7" / "dump.vcd"
-    png = vcd.with_name("track_7.png")
-    assert vcd.is_file() and png.is_file(), proc.stdout[-3000:]
-    assert str(vcd) in proc.stderr and str(png) in proc.stderr
+    fst = tmp_path / "run" / "failure_waves" / "track_7" / "dump.fst"  # FST by default
+    png = fst.with_name("track_7.png")
+    assert fst.is_file() and png.is_file(), proc.stdout[-3000:]
+    assert not fst.with_suffix(".vcd").exists()
+    assert str(fst) in proc.stderr and str(png) in proc.stderr and f"`surfer {fst}`" in proc.stdout
     # The verdict comes before the traced build; the picture names the differing field.
-    assert proc.stdout.index("[pixvae] sim: FAIL") < proc.stdout.index("waves: Verilator build with tracing")
+    assert proc.stdout.index("[pixvae] sim: FAIL") < proc.stdout.index("waves: Verilator build with tracing (FST)")
     meta = Image.open(png).text
     assert meta["Title"].startswith("FAIL: 1 of ") and meta["Description"].startswith("score: RTL "), meta
+    # The da4ml core's generated wires (v0.., op_N and their parameters: tens of thousands) are not traced;
+    # the wrapper, the core's ports and its stage registers are.
+    names = [v.full_name for v in pywellen.Waveform(str(fst)).all_vars()]
+    assert "pixel_encoder_top.out_score" in names and "pixel_encoder_top.u_core.model_out" in names, names
+    assert len(names) < 40 and not [n for n in names if n.count(".") > 2], names
+
+
+@pytest.mark.e2e
+def test_whole_regression_trace_says_its_size_first(vae_low_build, tmp_path: Path) -> None:
+    """`pixvae waves` without --track estimates the trace from a probe of every n-th vector, prints it in
+    one line, and above --max-mb refuses in one line (exit 2) before writing it (FST: the traced build the
+    failing-vector test above makes is reused)."""
+    rtl_dir, _ = vae_low_build
+    shutil.copytree(rtl_dir, tmp_path / "run" / "rtl")  # reused as exported: no hls4ml, no da4ml here
+    proc = pixvae("waves", "--design", "vae-low", "--run-dir", str(tmp_path / "run"), "--max-mb", "0.001")
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr
+    assert "waves: Verilator build with tracing (FST)" in proc.stdout
+    line = next(x for x in proc.stdout.splitlines() if "waves: the whole regression" in x)
+    n = len(G.load(COMMITTED_GOLDEN, DESIGN))
+    assert f"({n:,} vectors) as FST: about " in line and "scaled from a trace of " in line, line
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: ") and "--max-mb 0.001" in proc.stderr
+    assert not list((tmp_path / "run" / "waves").rglob("dump.*"))  # neither the trace nor its probe is left
 
 
 def test_pixvae_sim_fails_when_the_testbench_raises(vae_low_build, tmp_path: Path) -> None:
@@ -171,8 +195,9 @@ def test_pixvae_candidate_and_the_model_change_script_fail(vae_low_build, tmp_pa
     candidate's change report says FAIL and the script's exit status carries it."""
     empty_tree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # so model/ counts as changed in any clone
     out = tmp_path / "c"
+    # --exact-budget 5: the directed set's exact programs get 5 s, not the flow's 30 (CI time).
     proc = run(["bash", "ci/model_change.sh", empty_tree, "--design", "vae-low", "--profile", "tiny", "--version", "v",
-                "--out", str(out), "--build-root", str(tmp_path / "build")], fault="rtl_shift")
+                "--out", str(out), "--build-root", str(tmp_path / "build"), "--exact-budget", "5"], fault="rtl_shift")
     assert_fails(proc, "rtl_shift")
     report = (out / "v" / "CHANGE_REPORT.md").read_text()
     assert "**FAIL**" in report and "- FAIL: " in report
