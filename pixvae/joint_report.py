@@ -17,6 +17,7 @@ from model.measurements import joint_scores as J
 from model.networks.offchip import Offchip
 from pixvae.figures import plt
 from pixvae.figures import png as _png
+from pixvae.labels import DEFECT_WORDS
 
 LATENT_POINTS = 1500  # normal tracks drawn in the latent maps (and a third as many per defect)
 NAMES = {"energy": "energy difference ||x - x'||^2", "bce": "BCE", "dice": "DICE", "bce_dice": "BCE + DICE",
@@ -26,24 +27,31 @@ VERSIONS = {"float": "float baseline", "quantized": "quantized (QAT) model", "on
 
 
 def _table(design: Design, doc: dict[str, Any]) -> str:
+    """The thesis's scores on our tracks, the thesis's own figure (jets) in the same row where it
+    has one (its total KL score, float and quantized)."""
     th = doc.get("thesis_scores", {})
     sizes = doc.get("sample_sizes", {})
-    head = "".join(f"<th>{k}: AUC</th><th>TPR @ 10% FPR</th>" for k in E.DEFECT_KINDS)
+    ref = design.paper.get("thesis_kl_total", {})
+    thesis = {("float", "kl_total"): (ref.get("auc_float"), ref.get("tpr10_float")),
+              ("quantized", "kl_total"): (ref.get("auc_quantized"), ref.get("tpr10_quantized"))}
+    head = "".join(f"<th>{DEFECT_WORDS[k]}: AUC [%]</th><th>flagged at 10% of normal [%]</th>" for k in E.DEFECT_KINDS)
     rows = []
     for version, label in VERSIONS.items():
         for score, rec in th.get(version, {}).items():
             cells = "".join(
-                f"<td>{rec['auc'][k]:.1f} &plusmn; {rec['errors']['auc'][k]:.1f}</td>"
-                f"<td>{rec['tpr_at_fpr10'][k]:.1f} &plusmn; {rec['errors']['tpr_at_fpr10'][k]:.1f}</td>"
-                for k in E.DEFECT_KINDS)
-            rows.append(f"<tr><td>{label}</td><td>{html.escape(NAMES.get(score, score))}</td>{cells}</tr>")
-    ref = design.paper.get("thesis_kl_total", {})
-    thesis = (f"<p>The thesis (Table 3.3, jets, not tracks): KL total AUC {ref.get('auc_float')}% and TPR "
-              f"{ref.get('tpr10_float')}% at 10% FPR in float; {ref.get('auc_quantized')}% and "
-              f"{ref.get('tpr10_quantized')}% quantized.</p>") if ref else ""
+                f"<td class=\"num ours\">{rec['auc'][k]:.1f} &plusmn; {rec['errors']['auc'][k]:.1f}</td>"
+                f"<td class=\"num ours\">{rec['tpr_at_fpr10'][k]:.1f} &plusmn; "
+                f"{rec['errors']['tpr_at_fpr10'][k]:.1f}</td>" for k in E.DEFECT_KINDS)
+            auc, tpr = thesis.get((version, score), (None, None))
+            want = (f'<td class="num paper">{auc:g} / {tpr:g}</td>' if auc is not None
+                    else '<td class="num paper missing">&mdash;</td>')
+            rows.append(f"<tr><td>{label}</td><td>{html.escape(NAMES.get(score, score))}</td>{cells}{want}</tr>")
     return (f"<p>{sizes.get('test', '?'):,} normal test tracks against {sizes.get('defect_each', '?'):,} tracks per "
-            "defect; errors are one standard error (Hanley-McNeil for AUCs, bootstrap for TPRs).</p>" + thesis
-            + f"<table border=1 cellpadding=3><tr><th>model</th><th>score</th>{head}</tr>{''.join(rows)}</table>")
+            "defect; one standard error (Hanley-McNeil for AUCs, bootstrap for the flagged fractions). The thesis "
+            "column: its Table 3.3, AUC / true positives at 10% false positives, on jets, not tracks; &mdash;: it has "
+            "no figure for that row.</p>"
+            f'<table class="paper"><tr><th>model</th><th>score</th>{head}<th>the thesis (jets): AUC / TPR [%]</th></tr>'
+            f"{''.join(rows)}</table>")
 
 
 def _energy(design: Design) -> str:
@@ -113,35 +121,43 @@ def _categories(m: E.Measured, k: int) -> str:
 
 
 def _interpolation(design: Design, m: E.Measured, dec: Decoder) -> str:
-    """Decoded tracks along a line between two normal tracks' latents, and each category at the mean."""
+    """Decoded tracks (electrons) along a line between two normal tracks' latents, and each
+    category at the mean."""
+    from model.measurements.metrics import charge_of_codes
+
     lat = m.arrays["joint"]["normal"]["latent"]
     mu, last = lat["mu"], lat["last"]
     a, b = int(np.argmin(mu[:, 0])), int(np.argmax(mu[:, 0]))  # the two ends of the first mean's range
     steps = np.linspace(0.0, 1.0, 7)
     n_out = len(design.decoder.slices)
     k = design.latent_split.categorical[0]
-    fig, axes = plt.subplots(2, max(len(steps), k), figsize=(13, 5), squeeze=False)
-    for j, t in enumerate(steps):
-        row = last[a] * (1 - t) + last[b] * t
-        img = dec.codes(dec(latent_input(design, row[None, :])))[0, : n_out * N_ROWS].reshape(n_out, N_ROWS).T
-        axes[0, j].imshow(img, aspect="auto", origin="lower", vmin=0, vmax=design.input_format.raw_max)
-        axes[0, j].set(title=f"t = {t:.2f}", xticks=[], yticks=[])
+
+    def electrons(z: np.ndarray) -> np.ndarray:
+        codes = dec.codes(dec(z))[0, : n_out * N_ROWS]
+        return charge_of_codes(design, codes).reshape(n_out, N_ROWS).T
+
+    top = [electrons(latent_input(design, (last[a] * (1 - t) + last[b] * t)[None, :])) for t in steps]
     centre = mu.mean(axis=0)
-    for c in range(k):
-        z = np.r_[centre, np.eye(k)[c]][None, :]
-        img = dec.codes(dec(z))[0, : n_out * N_ROWS].reshape(n_out, N_ROWS).T
-        axes[1, c].imshow(img, aspect="auto", origin="lower", vmin=0, vmax=design.input_format.raw_max)
-        axes[1, c].set(title=f"category {c}", xticks=[], yticks=[])
-    for ax in axes.ravel()[len(axes.ravel()):]:
-        ax.axis("off")
-    for row in axes:
-        for ax in row:
-            if not ax.images:
-                ax.axis("off")
-    fig.suptitle(f"Top: the latents of test track {a} to those of track {b} (each category by the argmax along "
-                 f"the way)\nbottom: the mean of {len(mu):,} normal tracks' means with each category "
-                 f"(decoded: {n_out} slices x 13 rows)")
-    return _png(fig)
+    bottom = [electrons(np.r_[centre, np.eye(k)[c]][None, :]) for c in range(k)]
+    vmax = max(float(np.max(top)), float(np.max(bottom)), 1.0)
+    cols = max(len(steps), k)
+    fig, axes = plt.subplots(2, cols, figsize=(18, 7.5), squeeze=False, sharex=True, sharey=True)
+    for j, (img, title) in enumerate(zip(top + bottom, [f"t = {t:.2f}" for t in steps]
+                                         + [f"category {c}" for c in range(k)], strict=True)):
+        ax = axes[0, j] if j < len(steps) else axes[1, j - len(steps)]
+        im = ax.imshow(img, aspect="auto", origin="lower", vmin=0, vmax=vmax, cmap="viridis")
+        ax.set_title(title)
+    for ax in axes.ravel():
+        if not ax.images:
+            ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("y row")
+    for ax in axes[1]:
+        ax.set_xlabel("time slice")
+    fig.colorbar(im, ax=axes.ravel().tolist(), label="charge per pixel row [e]", shrink=0.8)
+    fig.suptitle(f"Top: decoded along the line from test track {a}'s latents to track {b}'s; bottom: the mean of "
+                 f"{len(mu):,} normal tracks' means with each category ({n_out} slices x 13 rows)")
+    return _png(fig, wide=True)
 
 
 def _weights(design: Design, off: Offchip, net) -> str:
@@ -170,17 +186,20 @@ def _weights(design: Design, off: Offchip, net) -> str:
     return _png(fig)
 
 
-def section(design: Design, m: E.Measured, doc: dict[str, Any], ref_dir: Path, dec: Decoder, net) -> str:
+def section(design: Design, m: E.Measured, doc: dict[str, Any], ref_dir: Path, dec: Decoder, net, log=print) -> str:
     from model.networks import offchip
 
     off = offchip.load(ref_dir, design, m.model_hash)
     k = design.latent_split.categorical[0]
+    log("report: the JointVAE's energy (QTools), latent maps (UMAP, t-SNE), interpolation and weights")
+    energy, maps = _energy(design), _latent_maps(m)
+    log("report: latent maps done")
     return f"""<h2>JointVAE: the thesis's scores on our tracks</h2>{_table(design, doc)}
 <p>What transfers from jets to tracks: the recipe (continuous plus categorical latents, Gumbel-softmax, KL
 scores) and its hardware form, which fits the on-chip budget where the thesis's convolutional encoder did not.
 What does not: the thesis's anomalies are other jets, ours are sensor defects on single tracks; and the numbers are
 our generator's, not real data. The on-chip row is the RTL's own score (integer, bit-exact in the regression).</p>
-<h2>Energy per inference (QKeras QTools)</h2>{_energy(design)}
-<h2>Latent space</h2>{_latent_maps(m)}{_categories(m, k)}{_interpolation(design, m, dec)}
+<h2>Energy per inference (QKeras QTools)</h2>{energy}
+<h2>Latent space</h2>{maps}{_categories(m, k)}{_interpolation(design, m, dec)}
 <h2>Weights before and after quantization</h2>{_weights(design, off, net)}
 <p>Score definitions: {html.escape(J.__doc__.split("Scores per track,")[1].split("Each is")[0].strip())}</p>"""

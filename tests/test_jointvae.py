@@ -103,10 +103,11 @@ def test_the_jointvae_goes_through_every_stage(tmp_path: Path) -> None:
 
     run = tmp_path / "run"
     # --pdk-dir none: the flow's own timing of its RTL (minutes of yosys and OpenSTA for this design)
-    # is shown by the user-design flow of tests/test_designs.py; here it would only cost CI time.
+    # is shown by tests/test_timing.py; here it would only cost CI time, as would the directed set's exact
+    # programs at the flow's 30 s (--exact-budget 5).
     proc = subprocess.run([sys.executable, "-m", "pixvae.cli", "flow", "--design", "jointvae", "--profile", "tiny",
-                           "--run-dir", str(run), "--pdk-dir", "none"], capture_output=True, text=True, cwd=REPO,
-                          env={**os.environ}, timeout=1500)
+                           "--run-dir", str(run), "--pdk-dir", "none", "--exact-budget", "5"],
+                          capture_output=True, text=True, cwd=REPO, env={**os.environ}, timeout=1500)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     assert "result           : PASS" in proc.stdout
     assert "mismatches       : 0 vectors (0 output fields)" in proc.stdout
@@ -119,3 +120,9 @@ def test_the_jointvae_goes_through_every_stage(tmp_path: Path) -> None:
                                                       "kl_discrete", "kl_total", "kl_clipped"}
     with pytest.raises(offchip.OffchipError, match="trained with encoder"):
         offchip.load(run / "reference", JOINT, "0" * 64)
+    # The main job's report as a reader's browser lays it out (where CI's chromium is).
+    from tests import browser
+
+    if browser.executable() is not None:
+        found = browser.probe(run / "report" / "index.html", tmp_path)
+        assert found["overflow_px"] <= 0 and found["images"] >= 3 and not found["broken"], found

@@ -33,6 +33,9 @@ DEFECT_KINDS = ("dead_pixel", "dead_row", "loud_pixel")
 CHUNK = 5_000  # tracks generated at once (5,000 x 20 slices x 273 pixels x 4 bytes = 109 MB)
 SEEDS = {"test": 101, "reference": 102, "dead_pixel": 103, "dead_row": 104, "loud_pixel": 105}
 SIGNAL_EFFICIENCIES = (0.93, 0.98)
+ON_CHIP_IN_FLOAT = " (the on-chip score's formula, in float)"
+DISPLAYED = 20  # tracks per set whose whole pixel matrix is kept for the report's track displays
+READOUT_THRESHOLD_E = 400.0  # the cluster size counts pixels above the readout threshold
 BACKGROUND_REJECTION = 0.90
 
 
@@ -44,6 +47,12 @@ class Sample:
     pt: np.ndarray
     truth_e: np.ndarray | None = None  # (n, decoder slices, 13) y-profile charge after readout
     target_codes: np.ndarray | None = None
+    # For the report's plots against the track's parameters: cotBeta, y-local (mm), cluster size
+    # (pixels over the readout threshold in the last slice, before noise); and for a defect set
+    # the defect's row, column and the charge it removed or replaced (model.data.defects.inject).
+    truth: dict[str, np.ndarray] = field(default_factory=dict)
+    # The last slice's 13 x 21 pixel charges (electrons, with the defect) of the first DISPLAYED tracks.
+    pixels: np.ndarray | None = None
 
 
 def sample(design: Design, n: int, seed: int, defect: str | None = None, progress: bool = True) -> Sample:
@@ -59,10 +68,15 @@ def sample(design: Design, n: int, seed: int, defect: str | None = None, progres
         # TensorFlow loaded must spawn, which costs more than it saves (the tracks are the same).
         ts = generator.generate(m, seed=chunk_seed, progress=False, workers=1 if n <= CHUNK else 2)
         bar.update(m)
+        truth = {"cotBeta": ts.labels["cotBeta"].to_numpy(), "y0_mm": ts.labels["y-local"].to_numpy()}
         if defect:
-            ts.charges, _ = defects.inject(ts.charges, defect, chunk_seed * 10 + DEFECT_KINDS.index(defect))
+            ts.charges, rec = defects.inject(ts.charges, defect, chunk_seed * 10 + DEFECT_KINDS.index(defect))
+            truth |= {"defect_row": rec["row"].to_numpy(), "defect_col": rec["col"].to_numpy(),
+                      "defect_charge_e": rec["old_charge"].to_numpy()}
+        truth["cluster_size"] = (ts.charges[:, -1] > READOUT_THRESHOLD_E).sum(axis=(1, 2))
         codes = encoding.inputs(design, ts, seed=chunk_seed)  # readout noise seeded per chunk too
-        s = Sample(codes, ts.labels["pt"].to_numpy())
+        s = Sample(codes, ts.labels["pt"].to_numpy(), truth=truth,
+                   pixels=np.array(ts.charges[:DISPLAYED, -1], dtype=np.float32) if start == 0 else None)
         if dec is not None:  # a defect set's targets carry its defect: what reconstruction scores compare with
             s.truth_e = encoding.profiles(ts, list(dec.slices), seed=chunk_seed)
             s.target_codes = encoding.decoder_codes(design, s.truth_e, ts.labels["y-local"].to_numpy())
@@ -72,7 +86,8 @@ def sample(design: Design, n: int, seed: int, defect: str | None = None, progres
     def cat(key: str) -> np.ndarray | None:
         return None if getattr(parts[0], key) is None else np.concatenate([getattr(p, key) for p in parts])
 
-    return Sample(cat("codes"), cat("pt"), cat("truth_e"), cat("target_codes"))
+    truth = {k: np.concatenate([p.truth[k] for p in parts]) for k in parts[0].truth}
+    return Sample(cat("codes"), cat("pt"), cat("truth_e"), cat("target_codes"), truth, parts[0].pixels)
 
 
 def _signal(pt: np.ndarray) -> np.ndarray:
@@ -109,6 +124,9 @@ def _scores_tried(design: Design, net: IntegerNetwork, mu_ref: np.ndarray, x_ref
     what is fitted (centre, scale, covariance, the dip weight) is fitted on normal reference
     tracks only, never on a defect label; the profile check was trained on normal tracks only."""
     centre, scale = mu_ref.mean(axis=0), mu_ref.std(axis=0) + 1e-9
+    # Which float score has the on-chip score's formula (the on-chip one itself is the integer headline).
+    on_chip = None if design.score != "kl_clipped" or design.dip_shift is None else \
+        "check" if design.check is not None else "dips"
     inv = np.linalg.pinv(np.cov(mu_ref, rowvar=False))
 
     def kl(mu, x):
@@ -132,7 +150,7 @@ def _scores_tried(design: Design, net: IntegerNetwork, mu_ref: np.ndarray, x_ref
         "normalized, 0.5 sum ((mu - m) / s)^2": lambda mu, x: 0.5 * np.sum(((mu - centre) / scale) ** 2, axis=1),
         "mahalanobis (full covariance)": maha,
         "profile dips alone": dips,
-        "kl_clipped + 2**dip_shift x dips" + ("" if design.check else " (this design's on-chip score, float)"): kl_dips,
+        "kl_clipped + 2**dip_shift x dips" + (ON_CHIP_IN_FLOAT if on_chip == "dips" else ""): kl_dips,
         "mahalanobis + w x dips (w from normal tracks)": lambda mu, x: maha(mu, x) + w * dips(mu, x),
     }
     if design.check is not None:
@@ -141,7 +159,7 @@ def _scores_tried(design: Design, net: IntegerNetwork, mu_ref: np.ndarray, x_ref
 
         out["profile check alone"] = check
         out["kl_clipped + 2**check.shift x check"] = lambda mu, x: kl(mu, x) + 2.0**design.check.shift * check(mu, x)
-        out["kl_clipped + dips + check (this design's on-chip score, float)"] = \
+        out["kl_clipped + dips + check" + (ON_CHIP_IN_FLOAT if on_chip == "check" else "")] = \
             lambda mu, x: kl_dips(mu, x) + 2.0**design.check.shift * check(mu, x)
     return out
 
@@ -164,10 +182,12 @@ def measure(design: Design, net: IntegerNetwork, model_hash: str, decoder: Decod
     score_test = net.score(test.codes, last_test)
     y_sig = _signal(test.pt)
     v, e = out.values, out.errors
-    out.arrays.update(score_normal=score_test, pt=test.pt)
+    out.arrays.update(score_normal=score_test, pt=test.pt, truth_normal=test.truth, pixels_normal=test.pixels,
+                      truth_defect={}, pixels_defect={})
 
     if design.kind == "classifier":
         out.sizes = {"test": n_test, "signal_test": int(y_sig.sum())}
+        out.arrays["signal"] = y_sig
         for eff in SIGNAL_EFFICIENCIES:
             r = M.rejection_at_efficiency(y_sig, score_test, eff)
             key = f"br_at_se{round(eff * 100)}"
@@ -183,6 +203,7 @@ def measure(design: Design, net: IntegerNetwork, model_hash: str, decoder: Decod
     lat_test, lat_ref = mu_fmt.to_float(last_test), mu_fmt.to_float(net.forward(ref.codes))
     n_mu = design.latent_split.continuous
     mu_test, mu_ref = lat_test[:, :n_mu], lat_ref[:, :n_mu]
+    out.arrays["latent_normal"] = mu_test
     # Reconstruction of the 8 slices from the latents the chip sends.
     recon_test = decoder(latent_input(design, lat_test))
     recon_codes = decoder.codes(recon_test)
@@ -209,7 +230,8 @@ def measure(design: Design, net: IntegerNetwork, model_hash: str, decoder: Decod
     v["compressed_size"] = M.compressed_size(design)
     v["compressed_size_1pct_raw"] = M.compressed_size(design, 0.01)
     out.arrays.update(percent_error=pe, recon_codes=recon_codes, target_codes=test.target_codes,
-                      input_codes=test.codes)
+                      input_codes=test.codes, truth_e=test.truth_e,
+                      recon_e=M.charge_of_codes(design, recon_codes[:, :n_rows]))
 
     # Pileup classification off-detector: trained on decoded reference tracks, measured on decoded
     # test tracks; the same classifier on the uncompressed codes shows what compression costs.
@@ -263,6 +285,8 @@ def measure(design: Design, net: IntegerNetwork, model_hash: str, decoder: Decod
         v["ad_eff_at_br90"][kind], e["ad_eff_at_br90"][kind] = eff["value"], eff["err"]
         v["ad_auc"][kind], e["ad_auc"][kind] = a["value"], a["err"]
         out.arrays["score_defect"][kind] = score_bad
+        out.arrays["truth_defect"][kind], out.arrays["pixels_defect"][kind] = bad.truth, bad.pixels
+        out.arrays.setdefault("pt_defect", {})[kind] = bad.pt
     if joint:
         out.thesis = joint_scores.table(joint_normal, joint_bad)
         out.arrays["joint"] = {"normal": joint_normal, **joint_bad}
