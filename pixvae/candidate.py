@@ -49,13 +49,14 @@ def physics(net: IntegerNetwork, g: G.Golden, threshold_raw: int) -> dict[str, f
 
 
 def run(design: Design, profile: str = "short", version: str | None = None, build_root: Path = BUILD_ROOT,
-        candidates: Path | None = None) -> Path:
+        candidates: Path | None = None, exact_budget_s: float = stages.FLOW_EXACT_BUDGET) -> Path:
     version = version or version_name()
     dest = (candidates or design.path / "candidates") / version
     if dest.exists():
         raise G.GoldenError(f"{dest}: candidate exists already; golden folders are never overwritten")
     run_paths = RunPaths(build_root / version)
-    cand, cand_rtl, sim = stages.full_run(design, run_paths, profile, dest / "vectors")
+    cand, cand_rtl, sim = stages.full_run(design, run_paths, profile, dest / "vectors",
+                                          exact_budget_s=exact_budget_s)
     cand_rtl = (cand_rtl, clock.resolve(design, run_paths.rtl))
     shutil.copytree(run_paths.reference, dest / "reference")
     cand_g = G.load(dest / "vectors", design, expected_hash=cand.model_hash)

@@ -98,6 +98,21 @@ profile_opt = click.option("--profile", default="short", show_default=True,
 failure_waves_opt = click.option("--failure-waves/--no-failure-waves", default=True, show_default=True,
                                  help="On a failure, draw the first failing vector's waveform (a traced Verilator "
                                       "build, minutes when not cached) after printing the verdict.")
+exact_budget_opt = click.option("--exact-budget", "exact_budget", type=click.FloatRange(min=1), default=30.0,
+                                show_default=True,
+                                help="Seconds for all the directed set's exact programs together (tb/corners.py; "
+                                     "5 s each at most); targets left open are listed in the manifest.")
+failure_format_opt = click.option("--failure-waves-format", "failure_format", type=click.Choice(["fst", "vcd"]),
+                                  default="fst", show_default=True,
+                                  help="The failing vector's waveform file: dump.fst, or dump.vcd for a tool that "
+                                       "reads only VCD.")
+
+
+def failure_waves_opts(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--failure-waves/--no-failure-waves and --failure-waves-format."""
+    return failure_waves_opt(failure_format_opt(fn))
+
+
 inputs_opt = click.option("--inputs", type=click.Path(path_type=Path), default=None,
                           help="The design's inputs, .npy or .csv: real values (quantized to the input format) "
                                "or, with --raw or a CSV with columns x00.., raw integer codes.")
@@ -289,7 +304,8 @@ def golden(design_name: str, run_dir: Path | None, reference: Path | None, out: 
 
 
 def _sim(design, run: RunPaths, ref_dir: Path, golden_dir: Path, clock_ns: float | None,
-         adder_levels: int | None, budget_ns: float | None, failure_waves: bool = True) -> dict[str, Any]:
+         adder_levels: int | None, budget_ns: float | None, failure_waves: bool = True,
+         failure_format: str = "fst") -> dict[str, Any]:
     from hw.golden import load as load_golden
     from hw.toolchain import setup_verilator_env
     from pixvae import stages
@@ -298,7 +314,8 @@ def _sim(design, run: RunPaths, ref_dir: Path, golden_dir: Path, clock_ns: float
     ref = _ref(design, ref_dir, run)
     load_golden(golden_dir, design, expected_hash=ref.model_hash)  # stale or corrupt golden: stop before building
     stages.export(ref, run.hls, run.rtl, adder_levels)
-    return stages.simulate(design, run.rtl, golden_dir, run.sim, clock_ns, budget_ns, failure_waves)
+    return stages.simulate(design, run.rtl, golden_dir, run.sim, clock_ns, budget_ns, failure_waves,
+                           wave_format=failure_format)
 
 
 def _finish(results: dict[str, Any], run: RunPaths) -> None:
@@ -311,7 +328,7 @@ def _finish(results: dict[str, Any], run: RunPaths) -> None:
         click.echo(line)
     if not results.get("passed"):  # tb.verdict's judgement; its reasons were printed above
         fw = results.get("failure_waves") or {}
-        where = f" (first failing vector: {fw['vcd']}, {fw.get('png')})" if "vcd" in fw else ""
+        where = f" (first failing vector: {fw['waves']}, {fw.get('png')})" if "waves" in fw else ""
         click.echo(f"error: RTL regression FAILED: {'; '.join(results.get('fail_reasons', [])[:3])}{where}", err=True)
         sys.exit(1)
 
@@ -325,16 +342,16 @@ def _finish(results: dict[str, Any], run: RunPaths) -> None:
 @clock_opt
 @budget_opt
 @levels_opt
-@failure_waves_opt
+@failure_waves_opts
 @one_line_errors
 def sim(design_name: str, run_dir: Path | None, reference: Path | None, golden_dir: Path | None,
         clock_ns: float | None,
-        budget_ns: float | None, adder_levels: int | None, failure_waves: bool) -> None:
+        budget_ns: float | None, adder_levels: int | None, failure_waves: bool, failure_format: str) -> None:
     """Build the RTL under Verilator and run the cocotb regression on golden vectors."""
     design = _design(design_name)
     run = _run(run_dir, design)
     _finish(_sim(design, run, reference or run.reference, golden_dir or run.golden, clock_ns, adder_levels,
-                 budget_ns, failure_waves), run)
+                 budget_ns, failure_waves, failure_format), run)
 
 
 @main.command()
@@ -344,15 +361,15 @@ def sim(design_name: str, run_dir: Path | None, reference: Path | None, golden_d
 @clock_opt
 @budget_opt
 @levels_opt
-@failure_waves_opt
+@failure_waves_opts
 @one_line_errors
 def regress(design_name: str, run_dir: Path | None, clock_ns: float | None, budget_ns: float | None,
-            adder_levels: int | None, failure_waves: bool) -> None:
+            adder_levels: int | None, failure_waves: bool, failure_format: str) -> None:
     """RTL regression of a design's committed reference model on its committed golden vectors."""
     design = _design(design_name)
     run = _run(run_dir, design, "build/regress")
     _finish(_sim(design, run, design.reference_dir, design.vectors_dir, clock_ns, adder_levels, budget_ns,
-                 failure_waves), run)
+                 failure_waves, failure_format), run)
 
 
 @main.command("rtl-run")
@@ -460,13 +477,20 @@ def coverage(design_name: str, out: Path | None, sat_budget: float) -> None:
 @click.option("--run-dir", type=click.Path(path_type=Path), default=None, callback=dir_callback,
               help="[default: build/regress/DESIGN]")
 @click.option("--track", type=int, default=None,
-              help="Golden vector id to record alone and draw as a PNG [default: the whole regression, VCD only].")
+              help="Golden vector id to record alone and draw as a PNG [default: the whole regression, no PNG].")
+@click.option("--vcd", is_flag=True, help="Write dump.vcd instead of dump.fst (for a tool that reads only VCD).")
+@click.option("--all-signals", is_flag=True,
+              help="Trace the da4ml core's generated wires too (v0.., op_N: tens of thousands of anonymous "
+                   "signals) [default: the wrapper, the core's ports and its stage registers].")
+@click.option("--max-mb", type=POSITIVE, default=None,
+              help="The largest whole-regression trace to write, in MB, estimated first from a trace of 64 "
+                   "vectors [default: 200].")
 @clock_opt
 @levels_opt
 @one_line_errors
-def waves_cmd(design_name: str, run_dir: Path | None, track: int | None, clock_ns: float | None,
-              adder_levels: int | None) -> None:
-    """Record waveforms (VCD, readable port names) and render one track's first cycles to PNG."""
+def waves_cmd(design_name: str, run_dir: Path | None, track: int | None, vcd: bool, all_signals: bool,
+              max_mb: float | None, clock_ns: float | None, adder_levels: int | None) -> None:
+    """Record waveforms (FST, or VCD with --vcd; readable port names) and render one track's first cycles to PNG."""
     from hw.golden import load as load_golden
     from hw.toolchain import setup_verilator_env
     from pixvae import stages
@@ -480,7 +504,8 @@ def waves_cmd(design_name: str, run_dir: Path | None, track: int | None, clock_n
         raise click.BadParameter(f"vector {track} is not in {design.vectors_dir} (ids {g.ids.min()}..{g.ids.max()})")
     stages.export(ref, run.hls, run.rtl, adder_levels)
     out = run.root / "waves" / (f"track_{track}" if track is not None else "regression")
-    stages.waves(design, run.rtl, design.vectors_dir, run.root / "sim_build_waves", out, track, clock_ns)
+    stages.waves(design, run.rtl, design.vectors_dir, run.root / "sim_build_waves", out, track, clock_ns,
+                 "vcd" if vcd else "fst", all_signals, stages.MAX_TRACE_MB if max_mb is None else max_mb)
 
 
 @main.command()
@@ -491,8 +516,10 @@ def waves_cmd(design_name: str, run_dir: Path | None, track: int | None, clock_n
               help="Where versioned candidates go [default: golden/DESIGN/candidates].")
 @click.option("--build-root", type=click.Path(path_type=Path), default=None,
               help="Scratch space for the candidate's run [default: build/candidate/DESIGN].")
+@exact_budget_opt
 @one_line_errors
-def candidate(design_name: str, profile: str, version: str | None, out: Path | None, build_root: Path | None) -> None:
+def candidate(design_name: str, profile: str, version: str | None, out: Path | None, build_root: Path | None,
+              exact_budget: float) -> None:
     """Model-change pipeline: retrain, export, new versioned golden folder, RTL regression, change report."""
     from hw.toolchain import setup_verilator_env
     from pixvae import candidate as C
@@ -500,7 +527,7 @@ def candidate(design_name: str, profile: str, version: str | None, out: Path | N
     setup_verilator_env()
     design = _design(design_name)
     dest = C.run(design, profile, version, build_root=build_root or C.BUILD_ROOT / design.name,
-                 candidates=out or design.path / "candidates")
+                 candidates=out or design.path / "candidates", exact_budget_s=exact_budget)
     click.echo((dest / "CHANGE_REPORT.md").read_text())
     sim = json.loads((dest / "change_report.json").read_text())["candidate_rtl_regression"]
     if not sim["passed"]:
@@ -640,10 +667,12 @@ def bench(design_name: str, out: Path, tracks: int) -> None:
 @click.option("--pdk-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="ASAP7 library folder whose SS corner closes this run's clock period [default: "
                    "../shared/pdk/asap7 when present]; 'none' leaves the RTL untimed.")
-@failure_waves_opt
+@exact_budget_opt
+@failure_waves_opts
 @one_line_errors
 def flow(design_name: str, run_dir: Path | None, profile: str, clock_ns: float | None, budget_ns: float | None,
-         adder_levels: int | None, pdk_dir: Path | None, failure_waves: bool) -> None:
+         adder_levels: int | None, pdk_dir: Path | None, exact_budget: float, failure_waves: bool,
+         failure_format: str) -> None:
     """Every stage on the bundled default data: data, train, hls4ml, Verilog, golden, Verilator+cocotb."""
     import shutil
 
@@ -656,7 +685,8 @@ def flow(design_name: str, run_dir: Path | None, profile: str, clock_ns: float |
     if timed and pdk_dir is not None and not pdk_dir.is_dir():
         raise click.BadParameter(f"{pdk_dir}: not a folder", param_hint="--pdk-dir")
     _, _, results = stages.full_run(design, run, profile, run.golden, adder_levels, clock_ns, budget_ns,
-                                    failure_waves, timing=timed, pdk_dir=pdk_dir if timed else None)
+                                    failure_waves, timing=timed, pdk_dir=pdk_dir if timed else None,
+                                    wave_format=failure_format, exact_budget_s=exact_budget)
     results["report"] = str(report.write(design, run, results))
     _finish(results, run)
 
@@ -811,7 +841,8 @@ def report(design_name: str, reference: Path | None, tracks: int | None, seed_se
     out = out or Path("build") / "report" / design.name
     doc = _write_metrics(design, m, out / measure.METRICS_FILE)
     click.echo(f"report: drawing the plots of {design.name} into {out / 'report.html'} (minutes for a JointVAE)")
-    click.echo(f"wrote {model_report.write(design, m, doc, out, ref_dir)} and {out / measure.METRICS_FILE}")
+    path = model_report.write(design, m, doc, out, ref_dir, log=lambda s: click.echo(s))
+    click.echo(f"wrote {path} and {out / measure.METRICS_FILE}")
 
 
 @main.command()

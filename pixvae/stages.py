@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import platform
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -219,7 +221,11 @@ def threshold(ref: reference.Reference, codes: np.ndarray, labels: Any) -> tuple
 # The directed set's exact programs (tb/corners.py): `pixvae golden` gives each 30 s, as the committed
 # golden sets were made; a flow's fresh model gets a total budget, so the main job stays short.
 EXACT_SECONDS = 30.0
-FLOW_EXACT = {"exact_seconds": 5.0, "exact_budget": 30.0}
+FLOW_EXACT_BUDGET = 30.0  # seconds for all of a flow's exact programs together, 5 s each at most
+
+
+def flow_exact(budget_s: float = FLOW_EXACT_BUDGET) -> dict[str, float]:
+    return {"exact_seconds": min(5.0, budget_s), "exact_budget": budget_s}
 
 
 def make_golden(ref: reference.Reference, test_dir: Path | None, out: Path, hm, user: np.ndarray | None = None,
@@ -316,10 +322,11 @@ def time_rtl(design: Design, run: RunPaths, budget_ns: float = params.LATENCY_BU
 
 def simulate(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, clock_ns: float | None = None,
              budget_ns: float | None = None, failure_waves: bool = True, timing_report: Path | None = None,
-             timing_note: str | None = None) -> dict[str, Any]:
+             timing_note: str | None = None, wave_format: str = "fst") -> dict[str, Any]:
     """Build and run the cocotb regression; `passed` and `fail_reasons` come from tb.verdict. A failing
-    one also gets the waveform of its first failing vector (a traced build: minutes when cold) unless
-    `failure_waves` is False or PIXVAE_FAILURE_WAVES=0; the verdict is printed before it is built.
+    one also gets the waveform of its first failing vector (a traced build: minutes when cold; dump.fst,
+    or dump.vcd with `wave_format` "vcd") unless `failure_waves` is False or PIXVAE_FAILURE_WAVES=0;
+    the verdict is printed before it is built.
     budget_ns: the latency budget [default: the design's [rtl] budget_ns]. `timing_report`: the run's
     own timing report (time_rtl), used when the committed one does not apply."""
     from tb import runner, verdict
@@ -351,12 +358,17 @@ def simulate(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, c
     log(f"sim: {'PASS' if results.get('passed') else 'FAIL'}"
         + (f" ({why if len(why) <= 160 else why[:157] + '...'}; the summary follows)" if why else ""))
     if first is not None and failure_waves and os.environ.get("PIXVAE_FAILURE_WAVES", "1") != "0":
+        from hw.toolchain import FST_MISSING, fst_available
+
+        if wave_format == "fst" and not fst_available():  # a VCD beats no waveform
+            log(f"sim: {FST_MISSING}: writing VCD")
+            wave_format = "vcd"
         log(f"sim: drawing the waveform of the first failing vector, {first} (a traced build; "
             "--no-failure-waves skips it)")
         try:  # the waveform of the first failing vector, so an engineer can open it at once
             results["failure_waves"] = waves(design, rtl_dir, golden_dir, build_dir.parent / "sim_build_waves",
                                              build_dir.parent / "failure_waves" / f"track_{first}", first,
-                                             clock_ns)
+                                             clock_ns, wave_format)
         except Exception as e:  # noqa: BLE001 - the verdict stands; say why there is no picture
             results["failure_waves"] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
     return results
@@ -367,39 +379,91 @@ def first_failing_vector(results: dict[str, Any]) -> int | None:
     return next((v for v in map(G.diff_vector, results.get("first_mismatches", [])) if v is not None), None)
 
 
+# A whole-regression trace is estimated first from a trace of every PROBE_EVERY-th vector: streamed
+# back to back like the regression, so its bytes per vector scale (a little over: its header and
+# reset are counted as many times as it is scaled).
+PROBE_VECTORS = 64
+MAX_TRACE_MB = 200.0  # the largest whole-regression trace written without --max-mb
+
+
 def waves(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, out_dir: Path, track: int | None,
-          clock_ns: float | None = None) -> dict[str, Any]:
-    """Record a VCD (one track, or the whole regression when track is None) and, for one track, a PNG."""
+          clock_ns: float | None = None, wave_format: str = "fst", all_signals: bool = False,
+          max_mb: float = MAX_TRACE_MB) -> dict[str, Any]:
+    """Record a trace, dump.fst (or dump.vcd), of one track or of the whole regression (track None) and,
+    for one track, a PNG. `all_signals`: the da4ml core's generated wires too (tb.runner.trace_args).
+    A whole-regression trace says its estimated size first and is refused (click.BadParameter, --max-mb)
+    above `max_mb`."""
+    from pixvae import preflight
     from tb import runner, wave_png
 
     meta = R.load_meta(rtl_dir)
     period_ns = clock.resolve(design, rtl_dir, clock_ns).period_ns
-    log(f"waves: Verilator build with tracing in {build_dir}")
-    runner.build(rtl_dir, build_dir, waves=True)
+    log(f"waves: Verilator build with tracing ({wave_format.upper()}"
+        f"{', every signal' if all_signals else ''}) in {build_dir}")
+    runner.build(rtl_dir, build_dir, waves=True, wave_format=wave_format, all_signals=all_signals)
+    dump = out_dir / f"dump.{wave_format}"
+    for stale in runner.WAVE_FORMATS:  # what lies there is this run's, in one format
+        (out_dir / f"dump.{stale}").unlink(missing_ok=True)
+    if track is None:
+        est = trace_estimate(design, rtl_dir, golden_dir, build_dir, out_dir / "probe", clock_ns, wave_format)
+        log(f"waves: {est['line']}")
+        preflight.check_trace_size(est["bytes"], est["line"], max_mb)
     test = "single_track" if track is not None else "regression"
     try:
         runner.run(design, rtl_dir, golden_dir, build_dir, testcase=test, results=out_dir / "results.json",
                    waves=True, clock_ns=clock_ns, track=track)
     except runner.RegressionFailed as e:  # a failing vector still leaves its waveform: draw it, then say so
         log(f"waves: the traced run failed too ({str(e).splitlines()[0]})")
-    vcd = out_dir / "dump.vcd"
-    got: dict[str, Any] = {"vcd": str(vcd)}
+    got: dict[str, Any] = {"waves": str(dump), "format": wave_format}
     if track is not None:  # the golden vector's outputs beside the RTL's, a differing field in red
         g = G.load(golden_dir, design)
         expected = dict(zip(design.output_columns, g.y[list(g.ids).index(track)].tolist(), strict=True))
-        png = wave_png.render(vcd, out_dir / f"track_{track}.png", meta, period_ns,
+        png = wave_png.render(dump, out_dir / f"track_{track}.png", meta, period_ns,
                               f"{design.name}: golden vector {track} through {meta.top}", expected)
         got["png"] = str(png)
-    log(f"waves: {vcd} (open with `gtkwave {vcd}` or `surfer {vcd}`)")
+    size = human_bytes(dump.stat().st_size) if dump.is_file() else "not written"
+    log(f"waves: {dump}, {size} (open with `gtkwave {dump}` or `surfer {dump}`)")
     if "png" in got:
         log(f"waves: picture {got['png']}")
     return got
 
 
+def human_bytes(n: float) -> str:
+    """A file size as people read it: 952 bytes, 38.4 kB, 2.0 MB (decimal units, as --max-mb)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{int(n)} bytes"
+
+
+def trace_estimate(design: Design, rtl_dir: Path, golden_dir: Path, build_dir: Path, probe_dir: Path,
+                   clock_ns: float | None, wave_format: str) -> dict[str, Any]:
+    """The whole regression's trace size, scaled from a traced run of every n-th vector (a shard of the
+    regression, about PROBE_VECTORS of them, in probe_dir, removed after): {"bytes", "line"}."""
+    from tb import runner
+
+    n = len(G.load(golden_dir, design))
+    every = max(1, n // PROBE_VECTORS)
+    probed = len(range(0, n, every))
+    with contextlib.suppress(runner.RegressionFailed):  # a failing vector traces as many bytes as a passing one
+        runner.run(design, rtl_dir, golden_dir, build_dir, testcase="regression", results=probe_dir / "results.json",
+                   waves=True, clock_ns=clock_ns, shard=(0, every))
+    dump = probe_dir / f"dump.{wave_format}"
+    if not dump.is_file():
+        raise RuntimeError(f"waves: the probe trace of {probed} vectors wrote no {dump.name}")
+    probe_bytes = dump.stat().st_size
+    shutil.rmtree(probe_dir, ignore_errors=True)
+    nbytes = int(probe_bytes * n / probed)
+    line = (f"the whole regression ({n:,} vectors) as {wave_format.upper()}: about {human_bytes(nbytes)} "
+            f"at most (scaled from a trace of {probed} of them, {human_bytes(probe_bytes)})")
+    return {"bytes": nbytes, "line": line}
+
+
 def full_run(design: Design, run: RunPaths, profile: str, golden_out: Path,
              adder_levels: int | None = None, clock_ns: float | None = None,
              budget_ns: float | None = None, failure_waves: bool = True, timing: bool = False,
-             pdk_dir: Path | None = None) -> tuple[reference.Reference, R.RtlMeta, dict[str, Any]]:
+             pdk_dir: Path | None = None, wave_format: str = "fst", exact_budget_s: float = FLOW_EXACT_BUDGET
+             ) -> tuple[reference.Reference, R.RtlMeta, dict[str, Any]]:
     """Every stage in order: data, train, hls4ml + C-sim, Verilog, (with `timing`: its clock
     period closed, see time_rtl), golden vectors, RTL regression."""
     params.check(clock_ns=clock_ns, budget_ns=budget_ns, adder_levels=adder_levels)
@@ -408,13 +472,15 @@ def full_run(design: Design, run: RunPaths, profile: str, golden_out: Path,
     make_data(run.test_data, TEST_TRACKS, TEST_SEED)
     train(design, run.train_data, run.reference, profile)
     ref = reference.load(run.reference, design)
-    return ref, *verify(ref, run, golden_out, adder_levels, clock_ns, budget_ns, failure_waves, timing, pdk_dir)
+    return ref, *verify(ref, run, golden_out, adder_levels, clock_ns, budget_ns, failure_waves, timing, pdk_dir,
+                        wave_format, exact_budget_s)
 
 
 def verify(ref: reference.Reference, run: RunPaths, golden_out: Path,
            adder_levels: int | None = None, clock_ns: float | None = None,
            budget_ns: float | None = None, failure_waves: bool = True, timing: bool = False,
-           pdk_dir: Path | None = None) -> tuple[R.RtlMeta, dict[str, Any]]:
+           pdk_dir: Path | None = None, wave_format: str = "fst",
+           exact_budget_s: float = FLOW_EXACT_BUDGET) -> tuple[R.RtlMeta, dict[str, Any]]:
     """A trained model to its regression verdict: hls4ml + C-sim, Verilog, (its timing), golden
     vectors, RTL regression."""
     hm = convert(ref, run.hls)
@@ -424,9 +490,10 @@ def verify(ref: reference.Reference, run: RunPaths, golden_out: Path,
     with ThreadPoolExecutor(max_workers=1) as pool:
         timed = pool.submit(time_rtl, ref.design, run, budget_ns or ref.design.budget_ns, pdk_dir) \
             if timing and clock_ns is None else None
-        make_golden(ref, run.test_data, golden_out, hm, exact=FLOW_EXACT)
+        make_golden(ref, run.test_data, golden_out, hm, exact=flow_exact(exact_budget_s))
         report, note = timed.result() if timed is not None else (None, None)
-    return meta, simulate(ref.design, run.rtl, golden_out, run.sim, clock_ns, budget_ns, failure_waves, report, note)
+    return meta, simulate(ref.design, run.rtl, golden_out, run.sim, clock_ns, budget_ns, failure_waves, report, note,
+                          wave_format)
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:
@@ -457,6 +524,6 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
     lines += [f"  {m}" for m in results.get("first_mismatches", [])[:5]]
     fw = results.get("failure_waves")
     if fw:
-        lines.append(f"first failing vector: waveform {fw['vcd']}, picture {fw.get('png')}" if "vcd" in fw
+        lines.append(f"first failing vector: waveform {fw['waves']}, picture {fw.get('png')}" if "waves" in fw
                      else f"first failing vector: no waveform ({fw.get('error')})")
     return lines

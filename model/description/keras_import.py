@@ -83,6 +83,15 @@ def _bits_format(q, what: str) -> tuple[FixedFormat, str]:
     return FixedFormat(b, i + 1, True), f"quantized_bits({b}, {i}, alpha=1)"
 
 
+def _quantized(values: np.ndarray, q, what: str, unquantized: str) -> tuple[np.ndarray, FixedFormat, str]:
+    """Values through their QKeras quantizer with its format, or, without one, as they are in the
+    narrowest exact format; and the note saying which."""
+    if q is None:
+        return values, exact_format(values, what), unquantized
+    fmt, note = _bits_format(q, what)
+    return np.asarray(q(values.astype(np.float32)), dtype=np.float64), fmt, note
+
+
 def exact_format(values: np.ndarray, what: str, signed: bool = True) -> FixedFormat:
     """The narrowest fixed format holding every value exactly (an unquantized or folded weight)."""
     v = np.asarray(values, dtype=np.float64)
@@ -169,21 +178,10 @@ def _dense(layer, what: str) -> Group:
     bias = np.asarray(w[1], dtype=np.float64) if layer.use_bias else np.zeros(kernel.shape[1])
     qk = getattr(layer, "kernel_quantizer_internal", None)
     qb = getattr(layer, "bias_quantizer_internal", None)
-    notes = []
-    if qk is not None:
-        wf, note = _bits_format(qk, f"{what} kernel")
-        kernel = np.asarray(qk(kernel.astype(np.float32)), dtype=np.float64)
-        notes.append(note)
-    else:
-        wf = exact_format(kernel, f"{what} kernel")
-        notes.append("unquantized: the narrowest exact format")
-    if qb is not None and layer.use_bias:
-        bf, note = _bits_format(qb, f"{what} bias")
-        bias = np.asarray(qb(bias.astype(np.float32)), dtype=np.float64)
-        notes.append(note)
-    else:
-        bf = exact_format(bias, f"{what} bias")
-        notes.append("unquantized bias: the narrowest exact format")
+    kernel, wf, kn = _quantized(kernel, qk, f"{what} kernel", "unquantized: the narrowest exact format")
+    bias, bf, bn = _quantized(bias, qb if layer.use_bias else None, f"{what} bias",
+                              "unquantized bias: the narrowest exact format")
+    notes = [kn, bn]
     g = Group(re.sub(r"\W", "_", layer.name), kernel, bias, wf, bf, notes)
     act = getattr(layer, "activation", None)
     if act is not None and getattr(act, "__name__", "") != "linear":  # QDense(..., activation=...)
