@@ -881,6 +881,12 @@ def mutate(design_name: str, mutants: int, seed: int, proof_timeout: int, proof_
     out.write_text(json.dumps(res, indent=1) + "\n")
     click.echo("\n" + mutation.table(res))
     click.echo(f"wrote {out}")
+    csv = out.with_name("kill_inputs.csv")
+    n = mutation.write_kill_inputs(res, design, csv)
+    if n:  # the documented route into the golden set is a reviewed commit, never automatic
+        click.echo(f"wrote {csv}: the inputs that kill {n} non-equivalent survivors; to add them to the golden set: "
+                   f"pixvae golden --design {design.name} --reference {design.reference_dir} --kill-inputs {csv} "
+                   "--out NEW_FOLDER, check that every earlier row is unchanged, and commit it with the reason")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import io
 import textwrap
 
 import matplotlib
+import numpy as np
+from PIL import Image
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -88,9 +90,10 @@ def png(fig, caption: str = "", wide: bool = False) -> str:
         fig.set_layout_engine("constrained")
     try:
         _wrap(fig)
-        _check_whole(fig)
+        fig.set_dpi(DPI)
+        _check_whole(fig)  # draws the canvas once; its pixels are the PNG (savefig would draw it again)
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=DPI)
+        Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).save(buf, format="png")
     finally:
         plt.close(fig)
     alt = html.escape(_title(fig))

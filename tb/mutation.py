@@ -237,6 +237,31 @@ def campaign(design, g, rtl_dir: Path, work: Path, n: int = 200, seed: int = 1, 
     return result
 
 
+def kill_inputs(result: dict[str, Any]) -> list[tuple[int, list[int]]]:
+    """(mutant id, input codes) of every non-equivalent survivor whose input was checked to kill it in
+    simulation: what `pixvae golden --kill-inputs` appends to the golden set. One row per distinct input."""
+    seen: set[tuple[int, ...]] = set()
+    out = []
+    for r in result["survivors"]:
+        cex = r.get("counterexample") or {}
+        if r["status"] == "non-equivalent" and cex.get("codes") and cex.get("kills_in_simulation"):
+            key = tuple(cex["codes"])
+            if key not in seen:
+                seen.add(key)
+                out.append((r["id"], list(key)))
+    return out
+
+
+def write_kill_inputs(result: dict[str, Any], design, path: Path) -> int:
+    """kill_inputs(result) as a CSV that `pixvae golden --kill-inputs` reads (columns mutant, x00..);
+    returns the rows written (none: no file)."""
+    kills = kill_inputs(result)
+    if kills:
+        rows = [",".join(map(str, [k, *c])) for k, c in kills]
+        path.write_text("\n".join([",".join(["mutant", *design.x_columns]), *rows]) + "\n")
+    return len(kills)
+
+
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     c = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
     live = len(rows) - c["equivalent"]

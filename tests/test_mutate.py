@@ -161,3 +161,26 @@ def test_interval_argument_sees_through_shared_terms(limit: int, proven: bool) -
     with pytest.raises(NF.FormsError, match="no model for the statement"):
         NF.Stage(stage(limit, limit).replace("    assign model_out", "    assign v9 = v6;\n    assign model_out"),
                  NF.Nodes())
+
+
+def test_kill_inputs_are_written_for_pixvae_golden(tmp_path: Path) -> None:
+    """Only non-equivalent survivors whose input killed them in simulation, each input once, in a CSV
+    that the golden stage's reader takes as raw codes."""
+    from model.data import inputs as I
+    from tb import mutation
+
+    design = D.load("classifier")
+    a, b = [i % 4 for i in range(design.n_inputs)], [1] * design.n_inputs
+
+    def surv(i: int, status: str, codes: list[int] | None, kills: bool = True) -> dict:
+        return {"id": i, "status": status, "counterexample": {"codes": codes, "kills_in_simulation": kills}}
+
+    res = {"survivors": [surv(1, "non-equivalent", a), surv(2, "non-equivalent", a), surv(3, "unknown", b),
+                         surv(4, "non-equivalent", b, kills=False), surv(5, "non-equivalent", None),
+                         surv(6, "non-equivalent", b)]}
+    path = tmp_path / "kill_inputs.csv"
+    assert mutation.write_kill_inputs(res, design, path) == 2
+    assert np.array_equal(I.read(design, path, raw=True), np.array([a, b]))
+    assert path.read_text().splitlines()[1].startswith("1,0,1,2")
+    assert mutation.write_kill_inputs({"survivors": []}, design, tmp_path / "none.csv") == 0
+    assert not (tmp_path / "none.csv").exists()
