@@ -24,12 +24,8 @@ NEEDS_BROWSER = pytest.mark.skipif(
 TRACKS = 300  # per set: the page's layout and tables, not the figures' precision, are under test
 
 
-# classifier-high and vae-high take the code paths of classifier and vae-low (21 CPU-seconds of CI between them).
-RENDERED = [n for n in COMMITTED if n not in ("classifier-high", "vae-high")]
-
-
 @NEEDS_BROWSER
-@pytest.mark.parametrize("name", RENDERED)
+@pytest.mark.parametrize("name", COMMITTED)
 def test_design_report_renders_whole_with_the_papers_figures_filled(name: str, tmp_path: Path) -> None:
     out = tmp_path / "report"
     run = subprocess.run([sys.executable, "-m", "pixvae.cli", "report", "--design", name, "--tracks", str(TRACKS),
