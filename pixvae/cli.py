@@ -122,17 +122,24 @@ levels_opt = click.option("--adder-levels", type=click.IntRange(min=1), default=
                                "[rtl] adder_levels, chosen from closed timing by `pixvae timing`].")
 
 
-@click.group(cls=OneLineGroup)
+class MainGroup(OneLineGroup):
+    """`pixvae data` (model/data/data_cli.py) is imported only when it is asked for: its track generator
+    imports scipy.stats, most of a second of every other command's start."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), "data"])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "data":
+            from model.data.data_cli import data
+
+            return data
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=MainGroup)
 def main() -> None:
     """Co-simulation harness for on-chip pixel-detector networks: QKeras -> hls4ml -> Verilog -> cocotb."""
-
-
-try:
-    from model.data.data_cli import data as _data_group
-
-    main.add_command(_data_group, "data")
-except ImportError:  # the data CLI is optional while the data module is developed
-    pass
 
 
 def _design(name: str):
