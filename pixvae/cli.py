@@ -280,9 +280,12 @@ def export(design_name: str, run_dir: Path | None, reference: Path | None, adder
 @click.option("--kill-inputs", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Raw input codes (.csv with columns x00.., or .npy) appended as the set 'kill': inputs that "
                    "kill mutants the other sets let through (`pixvae mutate` writes them).")
+@click.option("--onto", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="With --kill-inputs: append them to this golden set (e.g. golden/DESIGN/vectors) instead of "
+                   "making every set again; its rows, threshold and directed coverage stay as they are.")
 @one_line_errors
 def golden(design_name: str, run_dir: Path | None, reference: Path | None, out: Path | None,
-           inputs: Path | None, raw: bool, kill_inputs: Path | None) -> None:
+           inputs: Path | None, raw: bool, kill_inputs: Path | None, onto: Path | None) -> None:
     """Write golden vectors (never overwrites an existing directory). A design with plain inputs takes
     the user's --inputs plus random and corner sets; a track design, generated tracks; both then get
     the directed set (tb/corners.py) and any --kill-inputs."""
@@ -298,7 +301,12 @@ def golden(design_name: str, run_dir: Path | None, reference: Path | None, out: 
     if (out / G.VECTORS_FILE).exists() or (out / G.MANIFEST_FILE).exists():  # refused by G.write too, after the work
         raise G.GoldenError(f"{out}: golden vectors exist already; they are never overwritten (use a new directory)")
     kill = I.read(design, kill_inputs, raw=True) if kill_inputs is not None else None
+    if onto is not None and kill is None:
+        raise click.BadParameter("--onto appends --kill-inputs; give them", param_hint="--onto")
     ref = _ref(design, reference, run)
+    if onto is not None:
+        stages.append_kill(ref, onto, out, stages.convert(ref, run.hls), kill)
+        return
     if design.encoding is None:
         user = I.read(design, inputs, raw) if inputs is not None else None
         stages.make_golden(ref, None, out, stages.convert(ref, run.hls), user, str(inputs or ""), kill=kill)

@@ -284,6 +284,46 @@ def make_golden(ref: reference.Reference, test_dir: Path | None, out: Path, hm, 
     return manifest
 
 
+def append_kill(ref: reference.Reference, onto: Path, out: Path, hm, kill: np.ndarray) -> dict[str, Any]:
+    """A copy of the golden set `onto` with `kill` input codes appended as the set "kill" (inputs
+    already in it skipped): every earlier row byte for byte, the same threshold and directed
+    coverage, nothing searched again. The whole set is recomputed by the numpy integer model and
+    must equal what `onto` holds; hls4ml C-sim and QKeras are checked against it on every row."""
+    d, net = ref.design, ref.network
+    g = G.load(onto, d, expected_hash=ref.model_hash)
+    seen = {tuple(r) for r in g.x.tolist()}
+    new = np.array([r for r in np.asarray(kill, dtype=np.int64).tolist() if tuple(r) not in seen], dtype=np.int64)
+    new = np.unique(new, axis=0) if len(new) else new.reshape(0, d.n_inputs)
+    if not len(new):
+        raise G.GoldenError(f"{onto}: holds every kill input already; nothing to append")
+    thr = g.threshold_raw
+    x = np.concatenate([g.x, new])
+    sets = np.concatenate([g.sets, np.full(len(new), "kill")])
+    y = net.outputs(x, thr)
+    if not np.array_equal(y[:len(g)], g.y):
+        bad = int(np.argmax(np.any(y[:len(g)] != g.y, axis=1)))
+        raise G.GoldenError(f"{onto}: vector id {int(g.ids[bad])} differs from the numpy integer model; a golden set "
+                            "is extended only while it agrees with its model")
+    last = net.forward(x)
+    csim_diff = int(np.sum(hls.csim_raw(d, hm, x) != last))
+    if csim_diff:
+        raise G.GoldenError(f"hls4ml C simulation differs from the numpy integer model on {csim_diff} outputs")
+    keras = reference.to_keras(net).predict(d.input_format.to_float(x), verbose=0)
+    keras_diff = d.layers[-1].result.to_raw(np.asarray(keras).reshape(last.shape)) != last
+    written_by_write = {"format_version", "design", "vectors_file", "n_vectors", "formats"}
+    manifest = {k: v for k, v in g.manifest.items() if k not in written_by_write | {"sets", "references"}}
+    manifest |= {"sets": {s: int(np.sum(sets == s)) for s in dict.fromkeys(sets)},
+                 "references": {"numpy_integer_vs_hls4ml_csim_mismatched_outputs": csim_diff,
+                                "qkeras_vs_hls4ml_csim_mismatched_outputs": int(keras_diff.sum()),
+                                "qkeras_vs_hls4ml_csim_mismatched_vectors": int(keras_diff.any(axis=1).sum()),
+                                "outputs_compared": int(last.size)}}
+    ids = np.concatenate([g.ids, g.ids.max() + 1 + np.arange(len(new))])
+    G.write(out, d, ids, sets, x, y, manifest)
+    log(f"golden: {len(new)} kill vectors appended to the {len(g)} of {onto} -> {out}; C-sim == numpy on "
+        f"{last.size} outputs; QKeras differs on {int(keras_diff.sum())} outputs")
+    return manifest
+
+
 def time_rtl(design: Design, run: RunPaths, budget_ns: float = params.LATENCY_BUDGET_NS,
              pdk_dir: Path | None = None) -> tuple[Path | None, str | None]:
     """Close the clock period of the RTL this run built, unless the committed timing report

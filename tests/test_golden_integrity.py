@@ -111,3 +111,37 @@ def test_golden_is_never_overwritten(golden: G.Golden, tmp_path: Path) -> None:
     with pytest.raises(G.GoldenError, match="never overwritten"):
         G.write(gdir, golden.design, golden.ids, golden.sets, golden.x, golden.y, {})
     assert (gdir / G.VECTORS_FILE).read_bytes() == before
+
+
+def test_kill_inputs_append_onto_a_committed_set(tmp_path: Path) -> None:
+    """`pixvae golden --kill-inputs F --onto DIR`: every earlier row byte for byte, the new inputs (those
+    not in it already) last as 'kill' with the integer model's outputs at the committed threshold;
+    refused when nothing is new or when the set no longer agrees with its model."""
+    from hw import hls
+    from model.description import design as D
+    from pixvae import stages
+
+    d = D.load("classifier")
+    ref = reference.load(d.reference_dir, d)
+    hm = hls.convert(d, reference.to_keras(ref.network), ref.hls_config, tmp_path / "hls4ml")
+    g = G.load(d.vectors_dir, d, expected_hash=ref.model_hash)
+    fresh = np.random.default_rng(7).integers(0, d.input_format.raw_max + 1, (3, d.n_inputs))
+    stages.append_kill(ref, d.vectors_dir, tmp_path / "g", hm, np.concatenate([g.x[:2], fresh, fresh[:1]]))
+    old = (d.vectors_dir / G.VECTORS_FILE).read_text().splitlines()
+    new = (tmp_path / "g" / G.VECTORS_FILE).read_text().splitlines()
+    assert new[:len(old)] == old and len(new) == len(old) + 3
+    n = G.load(tmp_path / "g", d, expected_hash=ref.model_hash)
+    assert list(n.sets[-3:]) == ["kill"] * 3 and n.threshold_raw == g.threshold_raw
+    assert np.array_equal(n.y[-3:], ref.network.outputs(n.x[-3:], g.threshold_raw))
+    assert n.manifest["directed"] == g.manifest["directed"]
+    assert n.manifest["sets"]["kill"] == g.manifest["sets"]["kill"] + 3
+    with pytest.raises(G.GoldenError, match="every kill input already"):
+        stages.append_kill(ref, tmp_path / "g", tmp_path / "g2", hm, fresh)
+    bad = shutil.copytree(d.vectors_dir, tmp_path / "bad")
+    lines = (bad / G.VECTORS_FILE).read_text().splitlines()
+    cells = lines[4].split(",")
+    cells[-1] = str(1 - int(cells[-1]))  # the decision of vector id 3 flipped
+    lines[4] = ",".join(cells)
+    (bad / G.VECTORS_FILE).write_text("\n".join(lines) + "\n")
+    with pytest.raises(G.GoldenError, match="vector id 3 differs from the numpy integer model"):
+        stages.append_kill(ref, bad, tmp_path / "g3", hm, fresh)
