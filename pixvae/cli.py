@@ -873,17 +873,34 @@ def report(design_name: str, reference: Path | None, tracks: int | None, seed_se
                    "[default: no limit].")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="JSON of the campaign [default: build/mutate/DESIGN/campaign.json].")
+@click.option("--recheck", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Instead of a campaign: run that earlier campaign's non-equivalent survivors (its JSON) on the "
+                   "committed golden set, through its own build; exit 1 if any survives.")
 @one_line_errors
 def mutate(design_name: str, mutants: int, seed: int, proof_timeout: int, proof_budget: int | None,
-           out: Path | None) -> None:
+           out: Path | None, recheck: Path | None) -> None:
     """Mutation campaign (MCY's way) on a design's exported RTL: how many mutants the golden vectors kill."""
     from hw import golden as G
     from hw import synth as S
     from pixvae import stages
     from tb import mutation
 
-    S.yosys_version()  # a missing yosys stops here, before any export
     design = _design(design_name)
+    if recheck is not None:
+        res = json.loads(recheck.read_text())
+        g = G.load(design.vectors_dir, design)
+        work = Path("build/mutate") / design.name / "campaign"
+        click.echo(f"mutate: {recheck}'s non-equivalent survivors on {design.vectors_dir} ({len(g)} vectors), "
+                   f"through the build in {work}")
+        why = mutation.recheck(g, work, res)
+        for k, reason in why.items():
+            click.echo(f"  mutant {k}: " + (f"killed: {reason}" if reason else "SURVIVES"))
+        alive = [k for k, reason in why.items() if not reason]
+        click.echo(f"mutate: {len(why) - len(alive)} of {len(why)} killed by the committed golden set")
+        if alive:
+            sys.exit(1)
+        return
+    S.yosys_version()  # a missing yosys stops here, before any export
     run = _run(None, design, "build/mutate")
     ref = _ref(design, design.reference_dir, run)
     g = G.load(design.vectors_dir, design, expected_hash=ref.model_hash)

@@ -237,6 +237,22 @@ def campaign(design, g, rtl_dir: Path, work: Path, n: int = 200, seed: int = 1, 
     return result
 
 
+def recheck(g, work: Path, result: dict[str, Any]) -> dict[int, str]:
+    """The non-equivalent survivors of an earlier campaign (`result`, made in `work`) run again on the
+    golden set `g` through that campaign's own build: mutant id -> the first reason it now fails ('':
+    it still survives)."""
+    exe, sel = work / "bulk" / "bulk_tb", work / "rtl"
+    if not exe.is_file() or not (sel / R.META_FILE).is_file():
+        raise bulk.BulkError(f"{work}: no campaign build here (run pixvae mutate for this design first)")
+    if R.load_meta(sel).model_hash != g.manifest.get("model_hash"):
+        raise bulk.BulkError(f"{work}: the campaign's build is of another model than the golden set's")
+    why = _bulk_kill(exe, g, sel, 0, sweep=True)
+    if why:
+        raise bulk.BulkError(f"the selector build without a mutant (+mutsel=0) fails this golden set: {why}")
+    ids = [r["id"] for r in result["survivors"] if r["status"] == "non-equivalent"]
+    return {k: _bulk_kill(exe, g, sel, k, sweep=False) or _bulk_kill(exe, g, sel, k, sweep=True) for k in ids}
+
+
 def kill_inputs(result: dict[str, Any]) -> list[tuple[int, list[int]]]:
     """(mutant id, input codes) of every non-equivalent survivor whose input was checked to kill it in
     simulation: what `pixvae golden --kill-inputs` appends to the golden set. One row per distinct input."""

@@ -66,6 +66,9 @@ def test_short_campaign(classifier_rtl, tmp_path: Path) -> None:
     assert res["totals"] == {"mutants": 5, "killed": 4, "non-equivalent": 0, "equivalent": 1, "unknown": 0,
                              "kill_rate": 1.0}
     assert "equivalent" in mutation.table(res)
+    # --recheck: an earlier campaign's non-equivalent survivor, run again on a golden set through this build.
+    again = mutation.recheck(g, tmp_path, {"survivors": [{"id": rows[GATING]["id"], "status": "non-equivalent"}]})
+    assert list(again) == [rows[GATING]["id"]] and again[rows[GATING]["id"]]
 
     # A killed mutant is never proven; prove one here: the SAT model's input must kill it in simulation.
     meta = R.load_meta(rtl)
