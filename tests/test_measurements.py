@@ -27,6 +27,18 @@ def test_charge_of_codes() -> None:
     assert M.charge_of_codes(high, np.array([0]))[0] == 0.0
 
 
+def test_roc_points_equal_sklearn_to_the_bit() -> None:
+    from sklearn.metrics import roc_curve
+
+    rng = np.random.default_rng(3)
+    for n, decimals in ((50, 1), (700, 2), (5000, 6)):  # heavy ties, some, almost none
+        y = (rng.random(n) < 0.3).astype(int)
+        score = np.round(rng.normal(size=n) + y, decimals)
+        fpr, tpr, _ = roc_curve(y, score, drop_intermediate=False)
+        mine = M.roc_points(y, score)
+        assert np.array_equal(mine[0], fpr) and np.array_equal(mine[1], tpr)
+
+
 def test_percent_error_by_hand() -> None:
     truth = np.array([[1000.0, 3000.0, 0.0], [0.0, 0.0, 0.0]])
     recon = np.array([[750.0, 3750.0, 250.0], [500.0, 0.0, 0.0]])

@@ -16,7 +16,7 @@ codes themselves (a perfect decoder) is the floor the code alone sets.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import roc_auc_score
 
 from model.description.design import Design
 
@@ -55,14 +55,26 @@ def binomial_err(p: float, n: int) -> float:
     return float(np.sqrt(max(p * (1.0 - p), 0.0) / n)) if n else float("nan")
 
 
+def roc_points(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(fpr, tpr) at every distinct score, as sklearn's roc_curve(drop_intermediate=False) gives
+    them to the bit (tests/test_measurements.py), without its input checks: the bootstrap calls
+    it a hundred times a figure, where those checks cost most of the time on small samples."""
+    order = np.argsort(score, kind="mergesort")[::-1]
+    s, t = score[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # the last track of each distinct score
+    tps = np.r_[0.0, np.cumsum(t, dtype=np.float64)[last]]
+    fps = np.r_[0.0, 1.0 + last - tps[1:]]
+    return fps / fps[-1], tps / tps[-1]
+
+
 def _rejection_at(y: np.ndarray, score: np.ndarray, efficiency: float) -> tuple[float, float]:
-    fpr, tpr, _ = roc_curve(y, score, drop_intermediate=False)
+    fpr, tpr = roc_points(y, score)
     k = int(np.argmax(tpr >= efficiency))  # the first (tightest) cut keeping enough signal
     return 1.0 - fpr[k], tpr[k]
 
 
 def _efficiency_at(y: np.ndarray, score: np.ndarray, rejection: float) -> tuple[float, float]:
-    fpr, tpr, _ = roc_curve(y, score, drop_intermediate=False)
+    fpr, tpr = roc_points(y, score)
     k = int(np.flatnonzero(fpr <= 1.0 - rejection + 1e-12)[-1])  # the loosest cut rejecting enough
     return tpr[k], 1.0 - fpr[k]
 
