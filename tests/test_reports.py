@@ -21,7 +21,7 @@ from tests.conftest import COMMITTED
 NEEDS_BROWSER = pytest.mark.skipif(
     browser.executable() is None and not os.environ.get("PIXVAE_REQUIRE_TIMING"),
     reason="no headless chromium (apt-get install chromium-headless-shell; CI requires it)")
-TRACKS = 300  # per set: the page's layout and tables, not the figures' precision, are under test
+TRACKS = 120  # per set: the page's layout and tables, not the figures' precision, are under test
 
 
 @NEEDS_BROWSER
