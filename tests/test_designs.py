@@ -182,9 +182,9 @@ def test_a_user_design_goes_through_every_stage_and_its_flow_fails_on_a_flipped_
     shutil.copy(USER, folder / D.DESIGN_FILE)
     # --pdk-dir none: the flow's timing of its own RTL (hw.closure.time_run) costs a minute and a half of
     # CPU here; tests/test_timing.py runs it on a small RTL and checks hw.clock reads its report.
-    # --exact-budget 5: the directed set's exact programs get 5 s, not the flow's 30 (CI time).
+    # --exact-budget 1: the directed set's exact programs get 1 s in all, not the flow's 30 (CI time).
     proc = faulted_pixvae("flow", "--design", str(folder), "--profile", "tiny", "--run-dir", str(tmp_path / "run"),
-                          "--pdk-dir", "none", "--exact-budget", "5", fault="golden_bit")
+                          "--pdk-dir", "none", "--exact-budget", "1", fault="golden_bit")
     assert "== RTL regression summary ==" in proc.stdout, proc.stderr[-3000:]  # it reached the last stage
     assert_fails(proc, "golden_bit")
     assert "design           : user-net" in proc.stdout

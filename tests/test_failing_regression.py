@@ -195,9 +195,9 @@ def test_pixvae_candidate_and_the_model_change_script_fail(vae_low_build, tmp_pa
     candidate's change report says FAIL and the script's exit status carries it."""
     empty_tree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # so model/ counts as changed in any clone
     out = tmp_path / "c"
-    # --exact-budget 5: the directed set's exact programs get 5 s, not the flow's 30 (CI time).
+    # --exact-budget 1: the directed set's exact programs get 1 s in all, not the flow's 30 (CI time).
     proc = run(["bash", "ci/model_change.sh", empty_tree, "--design", "vae-low", "--profile", "tiny", "--version", "v",
-                "--out", str(out), "--build-root", str(tmp_path / "build"), "--exact-budget", "5"], fault="rtl_shift")
+                "--out", str(out), "--build-root", str(tmp_path / "build"), "--exact-budget", "1"], fault="rtl_shift")
     assert_fails(proc, "rtl_shift")
     report = (out / "v" / "CHANGE_REPORT.md").read_text()
     assert "**FAIL**" in report and "- FAIL: " in report

@@ -23,8 +23,15 @@ pytestmark = pytest.mark.skipif(
 TESTCASES = ["regression", "quiet_when_idle_and_no_x", "reset_in_flight"]
 
 
-def test_icarus(design: Design, icarus_build: tuple[Path, Path], tmp_path: Path) -> None:
-    rtl_dir, sim_dir = icarus_build
+# classifier-high and vae-high are classifier and vae-low with 10-bit inputs: the same generated
+# structure (wrapper, core, valid pipeline), so their 4-state check is left to those two (CI time).
+SAME_STRUCTURE = {"classifier-high": "classifier", "vae-high": "vae-low"}
+
+
+def test_icarus(design: Design, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    if design.name in SAME_STRUCTURE:  # before the Icarus build is asked for
+        pytest.skip(f"{design.name} has {SAME_STRUCTURE[design.name]}'s structure, checked under Icarus")
+    rtl_dir, sim_dir = request.getfixturevalue("icarus_build")
     res = runner.run(design, rtl_dir, design.vectors_dir, sim_dir, testcase=TESTCASES, results=tmp_path / "r.json",
                      sim="icarus")
     assert res["simulator"].lower().startswith("icarus")

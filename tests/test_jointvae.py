@@ -104,9 +104,9 @@ def test_the_jointvae_goes_through_every_stage(tmp_path: Path) -> None:
     run = tmp_path / "run"
     # --pdk-dir none: the flow's own timing of its RTL (minutes of yosys and OpenSTA for this design)
     # is shown by tests/test_timing.py; here it would only cost CI time, as would the directed set's exact
-    # programs at the flow's 30 s (--exact-budget 5).
+    # programs at the flow's 30 s (--exact-budget 1).
     proc = subprocess.run([sys.executable, "-m", "pixvae.cli", "flow", "--design", "jointvae", "--profile", "tiny",
-                           "--run-dir", str(run), "--pdk-dir", "none", "--exact-budget", "5"],
+                           "--run-dir", str(run), "--pdk-dir", "none", "--exact-budget", "1"],
                           capture_output=True, text=True, cwd=REPO, env={**os.environ}, timeout=1500)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     assert "result           : PASS" in proc.stdout

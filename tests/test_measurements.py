@@ -151,11 +151,11 @@ def test_committed_metrics_hold_on_fresh_tracks(name: str, tmp_path: Path) -> No
     """`pixvae evaluate` measures the committed model on independent seeded sets (seed set 1; its
     training run measured set 0 with 55,000 tracks a set, 20,000 for the JointVAE) and agrees within
     measure.agree_sigma combined standard errors (3.0 to 3.5)."""
-    proc = _pixvae("evaluate", "--design", name, "--tracks", "3000", "--out", str(tmp_path / "m.json"))
+    proc = _pixvae("evaluate", "--design", name, "--tracks", "2000", "--out", str(tmp_path / "m.json"))
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     assert "agrees with" in proc.stdout
     doc = json.loads((tmp_path / "m.json").read_text())
-    assert doc["sample_sizes"]["test"] == 3000 and doc["data"]["seed_set"] == 1
+    assert doc["sample_sizes"]["test"] == 2000 and doc["data"]["seed_set"] == 1
 
 
 def test_evaluate_fails_when_the_committed_metrics_do_not_hold(tmp_path: Path) -> None:
