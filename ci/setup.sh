@@ -54,10 +54,6 @@ NUMBA_OPT=1 "$VENV/bin/python" -c "from hw.rtl import warm_da4ml; warm_da4ml()" 
 warm=$!
 quiet_pip install --quiet --progress-bar off -r ci/requirements.lock
 quiet_pip install --quiet --no-deps --no-build-isolation -e .
-# UMAP's nearest-neighbour kernels (pynndescent) cache to disk too: compiled here on the core pip
-# leaves idle while da4ml's still compile, not later in the JointVAE report's first process.
-"$VENV/bin/python" -c "import numpy as np, umap; umap.UMAP(n_jobs=1, random_state=0).fit_transform(np.random.default_rng(0).random((200, 8)))" \
-    >/dev/null 2>&1 || echo "[setup] warning: UMAP's warm-up failed (the JointVAE report compiles its kernels itself)" >&2
 wait "$warm" || { echo "[setup] error: compiling da4ml's kernels failed" >&2; exit 1; }
 wait_debs
 echo "$want" > "$stamp"
