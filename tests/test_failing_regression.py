@@ -190,6 +190,7 @@ def test_pixvae_regress_fails_on_a_corrupted_committed_vector(vae_low_build, tmp
 # the one entry point that meets it). The flow's exit status is shown by a user design's flow with
 # a flipped bit in its own golden set (tests/test_designs.py).
 @pytest.mark.e2e
+@pytest.mark.slow  # CI time: `bash ci/test.sh` leaves it out, PIXVAE_SLOW=1 or plain pytest runs it
 def test_pixvae_candidate_and_the_model_change_script_fail(vae_low_build, tmp_path: Path) -> None:
     """ci/model_change.sh is `pixvae candidate` behind a change check: with a wrong RTL the
     candidate's change report says FAIL and the script's exit status carries it."""

@@ -89,6 +89,7 @@ def test_a_bad_latent_split_is_one_line(tmp_path: Path, pattern: str, repl: str,
 
 
 @pytest.mark.e2e
+@pytest.mark.slow  # CI time: `bash ci/test.sh` leaves it out, PIXVAE_SLOW=1 or plain pytest runs it
 def test_the_jointvae_goes_through_every_stage(tmp_path: Path) -> None:
     """Train (tiny: the QAT model and its float baseline), measure the thesis's scores, hls4ml +
     C-sim, Verilog, golden, RTL regression: bit-exact, and the float parts saved beside the model."""
