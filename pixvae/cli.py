@@ -889,7 +889,7 @@ def mutate(design_name: str, mutants: int, seed: int, proof_timeout: int, proof_
     if recheck is not None:
         res = json.loads(recheck.read_text())
         g = G.load(design.vectors_dir, design)
-        work = Path("build/mutate") / design.name / "campaign"
+        work = _run(None, design, "build/mutate").root / "campaign"  # where the campaign below builds
         click.echo(f"mutate: {recheck}'s non-equivalent survivors on {design.vectors_dir} ({len(g)} vectors), "
                    f"through the build in {work}")
         why = mutation.recheck(g, work, res)
@@ -918,7 +918,8 @@ def mutate(design_name: str, mutants: int, seed: int, proof_timeout: int, proof_
     if n:  # the documented route into the golden set is a reviewed commit, never automatic
         click.echo(f"wrote {csv}: the inputs that kill {n} non-equivalent survivors; to add them to the golden set: "
                    f"pixvae golden --design {design.name} --reference {design.reference_dir} --kill-inputs {csv} "
-                   "--out NEW_FOLDER, check that every earlier row is unchanged, and commit it with the reason")
+                   f"--onto {design.vectors_dir} --out NEW_FOLDER, copy it in and commit it with the reason; "
+                   f"then pixvae mutate --design {design.name} --recheck {out}")
 
 
 if __name__ == "__main__":

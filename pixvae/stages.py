@@ -254,24 +254,13 @@ def make_golden(ref: reference.Reference, test_dir: Path | None, out: Path, hm, 
     if kill is not None and len(kill):
         x = np.concatenate([x, np.asarray(kill, dtype=np.int64)])
         sets = np.concatenate([sets, np.full(len(kill), "kill")])
-    last = net.forward(x)
     y = net.outputs(x, thr)
-    csim = hls.csim_raw(d, hm, x)
-    csim_diff = int(np.sum(csim != last))
-    if csim_diff:
-        raise G.GoldenError(f"hls4ml C simulation differs from the numpy integer model on {csim_diff} outputs")
-    keras = reference.to_keras(net).predict(d.input_format.to_float(x), verbose=0)
-    keras_diff = d.layers[-1].result.to_raw(np.asarray(keras).reshape(last.shape)) != last
+    refs = _reference_checks(ref, hm, x)
     manifest = {
         "model_hash": ref.model_hash,
         **({"score_threshold_raw": thr, "score_threshold_definition": thr_def} if d.has_score else {}),
-        "sets": {s: int(np.sum(sets == s)) for s in dict.fromkeys(sets)},
-        "references": {
-            "numpy_integer_vs_hls4ml_csim_mismatched_outputs": csim_diff,
-            "qkeras_vs_hls4ml_csim_mismatched_outputs": int(keras_diff.sum()),
-            "qkeras_vs_hls4ml_csim_mismatched_vectors": int(keras_diff.any(axis=1).sum()),
-            "outputs_compared": int(last.size),
-        },
+        "sets": _set_counts(sets),
+        "references": refs,
         "data": {"test_data": str(test_dir), "seeds": {"test": TEST_SEED, "defects": DEFECT_SEED,
                                                        "random": RANDOM_SEED, "directed": DIRECTED_SEED}}
         if d.encoding is not None
@@ -279,9 +268,29 @@ def make_golden(ref: reference.Reference, test_dir: Path | None, out: Path, hm, 
         "directed": {k: v for k, v in cov.items() if k != "list"},  # functional coverage of that set alone
     }
     G.write(out, d, np.arange(len(x)), sets, x, y, manifest)
-    log(f"golden: {len(x)} vectors of {d.name} -> {out}; C-sim == numpy on {last.size} outputs; "
-        f"QKeras differs on {int(keras_diff.sum())} outputs")
+    log(f"golden: {len(x)} vectors of {d.name} -> {out}; C-sim == numpy on {refs['outputs_compared']} outputs; "
+        f"QKeras differs on {refs['qkeras_vs_hls4ml_csim_mismatched_outputs']} outputs")
     return manifest
+
+
+def _set_counts(sets: np.ndarray) -> dict[str, int]:
+    return {s: int(np.sum(sets == s)) for s in dict.fromkeys(sets)}
+
+
+def _reference_checks(ref: reference.Reference, hm, x: np.ndarray) -> dict[str, int]:
+    """The manifest's "references": hls4ml's C simulation must equal the numpy integer model on every
+    output of `x` (else a GoldenError); QKeras's differences are counted."""
+    d, net = ref.design, ref.network
+    last = net.forward(x)
+    csim_diff = int(np.sum(hls.csim_raw(d, hm, x) != last))
+    if csim_diff:
+        raise G.GoldenError(f"hls4ml C simulation differs from the numpy integer model on {csim_diff} outputs")
+    keras = reference.to_keras(net).predict(d.input_format.to_float(x), verbose=0)
+    keras_diff = d.layers[-1].result.to_raw(np.asarray(keras).reshape(last.shape)) != last
+    return {"numpy_integer_vs_hls4ml_csim_mismatched_outputs": csim_diff,
+            "qkeras_vs_hls4ml_csim_mismatched_outputs": int(keras_diff.sum()),
+            "qkeras_vs_hls4ml_csim_mismatched_vectors": int(keras_diff.any(axis=1).sum()),
+            "outputs_compared": int(last.size)}
 
 
 def append_kill(ref: reference.Reference, onto: Path, out: Path, hm, kill: np.ndarray) -> dict[str, Any]:
@@ -304,23 +313,15 @@ def append_kill(ref: reference.Reference, onto: Path, out: Path, hm, kill: np.nd
         bad = int(np.argmax(np.any(y[:len(g)] != g.y, axis=1)))
         raise G.GoldenError(f"{onto}: vector id {int(g.ids[bad])} differs from the numpy integer model; a golden set "
                             "is extended only while it agrees with its model")
-    last = net.forward(x)
-    csim_diff = int(np.sum(hls.csim_raw(d, hm, x) != last))
-    if csim_diff:
-        raise G.GoldenError(f"hls4ml C simulation differs from the numpy integer model on {csim_diff} outputs")
-    keras = reference.to_keras(net).predict(d.input_format.to_float(x), verbose=0)
-    keras_diff = d.layers[-1].result.to_raw(np.asarray(keras).reshape(last.shape)) != last
+    refs = _reference_checks(ref, hm, x)
     written_by_write = {"format_version", "design", "vectors_file", "n_vectors", "formats"}
-    manifest = {k: v for k, v in g.manifest.items() if k not in written_by_write | {"sets", "references"}}
-    manifest |= {"sets": {s: int(np.sum(sets == s)) for s in dict.fromkeys(sets)},
-                 "references": {"numpy_integer_vs_hls4ml_csim_mismatched_outputs": csim_diff,
-                                "qkeras_vs_hls4ml_csim_mismatched_outputs": int(keras_diff.sum()),
-                                "qkeras_vs_hls4ml_csim_mismatched_vectors": int(keras_diff.any(axis=1).sum()),
-                                "outputs_compared": int(last.size)}}
+    manifest = {k: v for k, v in g.manifest.items() if k not in written_by_write}
+    manifest |= {"sets": _set_counts(sets), "references": refs}
     ids = np.concatenate([g.ids, g.ids.max() + 1 + np.arange(len(new))])
     G.write(out, d, ids, sets, x, y, manifest)
     log(f"golden: {len(new)} kill vectors appended to the {len(g)} of {onto} -> {out}; C-sim == numpy on "
-        f"{last.size} outputs; QKeras differs on {int(keras_diff.sum())} outputs")
+        f"{refs['outputs_compared']} outputs; QKeras differs on {refs['qkeras_vs_hls4ml_csim_mismatched_outputs']} "
+        "outputs")
     return manifest
 
 

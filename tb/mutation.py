@@ -35,6 +35,13 @@ def _bulk_kill(exe: Path, g, rtl: Path, k: int, sweep: bool) -> str:
     return "" if r["passed"] else (r["first_mismatches"] or r["fail_reasons"] or ["failed"])[0]
 
 
+def _original_passes(exe: Path, g, sel: Path) -> None:
+    """The selector build without a mutant (+mutsel=0) must pass the golden set, or no kill means anything."""
+    why = _bulk_kill(exe, g, sel, 0, sweep=True)
+    if why:
+        raise bulk.BulkError(f"the selector build without a mutant (+mutsel=0) fails the regression: {why}")
+
+
 def _cocotb_kill(design, rtl: Path, golden_dir: Path, build_dir: Path, work: Path, k: int,
                  tests: list[str]) -> str:
     from tb import runner
@@ -133,9 +140,7 @@ def campaign(design, g, rtl_dir: Path, work: Path, n: int = 200, seed: int = 1, 
     with ticking(log, "Verilator build", every_s=10.0):
         exe, secs, cached = bulk.build(sel, work / "bulk")
     log(f"mutate: built in {secs:.0f} s{' (cached)' if cached else ''}")
-    why = _bulk_kill(exe, g, sel, 0, sweep=True)
-    if why:
-        raise bulk.BulkError(f"the selector build without a mutant (+mutsel=0) fails the regression: {why}")
+    _original_passes(exe, g, sel)
     # The simulation's verdicts, kept for a rerun of the same mutants on the same RTL and vectors.
     digest = hashlib.sha256((R.sources_sha256(sel, R.load_meta(sel)) + str(cocotb)).encode()
                             + Path(design.vectors_dir, G.VECTORS_FILE).read_bytes()).hexdigest()
@@ -246,9 +251,7 @@ def recheck(g, work: Path, result: dict[str, Any]) -> dict[int, str]:
         raise bulk.BulkError(f"{work}: no campaign build here (run pixvae mutate for this design first)")
     if R.load_meta(sel).model_hash != g.manifest.get("model_hash"):
         raise bulk.BulkError(f"{work}: the campaign's build is of another model than the golden set's")
-    why = _bulk_kill(exe, g, sel, 0, sweep=True)
-    if why:
-        raise bulk.BulkError(f"the selector build without a mutant (+mutsel=0) fails this golden set: {why}")
+    _original_passes(exe, g, sel)
     ids = [r["id"] for r in result["survivors"] if r["status"] == "non-equivalent"]
     return {k: _bulk_kill(exe, g, sel, k, sweep=False) or _bulk_kill(exe, g, sel, k, sweep=True) for k in ids}
 
